@@ -1,0 +1,1 @@
+"""galaxy_xai.xai"""
