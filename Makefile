@@ -16,7 +16,7 @@ $(STAMP): requirements.txt
 	@touch $(STAMP)
 
 repro: $(STAMP)
-	@$(BIN)/dvc repro
+	@PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 
 test: $(STAMP)
 	@$(BIN)/python -m pytest -q tests

@@ -95,3 +95,14 @@ def is_null(values: np.ndarray) -> np.ndarray:
     """Survey null sentinels (|v| >= 9000) and NaNs, as one boolean mask."""
     values = np.asarray(values, dtype=float)
     return ~np.isfinite(values) | (np.abs(values) >= 9000)
+
+
+def check_known(params: dict, group: str, allowed, source="params.yaml") -> dict:
+    """The params group as a dict, failing on a key nobody reads (usually a typo)."""
+    node = params.get(group)
+    if not isinstance(node, dict):
+        raise ParamError(f"{source}: missing group '{group}' (a mapping)")
+    unknown = sorted(set(node) - set(allowed))
+    if unknown:
+        raise ParamError(f"{source}: unknown key(s) {['{}.{}'.format(group, k) for k in unknown]}; known: {sorted(allowed)}")
+    return node

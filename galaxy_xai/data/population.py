@@ -109,10 +109,11 @@ def emission_lines(log_sfr, dust_av, oh_obs, is_agn, z, rng):
     l_ha = 10**log_sfr / 7.9e-42
     a_ha = 2.53 / 3.1 * dust_av  # Calzetti k(Hα)/R_V
     f_ha = l_ha / (4 * np.pi * d_l_cm**2) * 10 ** (-0.4 * a_ha) / 1e-17  # SDSS units 1e-17 erg/s/cm²
-    log_n2 = np.clip((oh_obs - 8.90) / 0.57, -1.5, -0.15)
+    # The N2 index saturates near solar metallicity (Pettini & Pagel 2004 is fit below it).
+    log_n2 = np.clip((oh_obs - 8.90) / 0.57, -1.5, -0.45)
     log_o3 = np.clip(0.61 / (log_n2 - 0.47) + 1.19 - 0.25 + rng.normal(0, 0.08, n), -1.2, 0.8)
     # Star-forming galaxies stay below the Kauffmann line; AGN hosts lie above it or right of it.
-    sf_max = np.where(log_n2 < 0.05, 0.61 / (log_n2 - 0.05) + 1.3, 1.0) - 0.05
+    sf_max = np.where(log_n2 < 0.05, 0.61 / (log_n2 - 0.05) + 1.3, 1.0) - 0.15
     log_o3 = np.where(is_agn, log_o3, np.minimum(log_o3, sf_max))
     agn_n2 = rng.uniform(-0.35, 0.35, n)
     agn_line = np.where(agn_n2 < 0.05, 0.61 / (np.minimum(agn_n2, 0.0) - 0.05) + 1.3, -np.inf)
@@ -125,7 +126,7 @@ def emission_lines(log_sfr, dust_av, oh_obs, is_agn, z, rng):
     lines = dict(h_alpha_flux=f_ha, h_beta_flux=f_hb, nii_6584_flux=f_ha * 10**log_n2, oiii_5007_flux=f_hb * 10**log_o3)
     out = {}
     for name, flux in lines.items():
-        err = 0.05 * flux + 8.0  # continuum-limited error, as in the MPA-JHU catalogue
+        err = 0.05 * flux + 3.0  # continuum-limited error, as in the MPA-JHU catalogue
         out[name] = flux + rng.normal(0, 1, n) * err
         out[name.replace("_flux", "_flux_err")] = err
     assert np.all(kauffmann_agn(log_n2[is_agn], log_o3[is_agn]))

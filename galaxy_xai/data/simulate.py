@@ -30,7 +30,7 @@ DEFAULTS = dict(
     z_range=(0.02, 0.25), logm_range=(8.5, 12.0), schechter_logm=10.8, schechter_alpha=-1.2,
     mag_limit=17.77, arms_frac=0.25, psf_fwhm_arcsec=1.3, noise_scale=1.0, stamp_size=64,
     gz_size=96, gz_width_r90=4.0, rgb_stretch=0.15, rgb_q=6.0, jpeg_quality=95,
-    gz_test_fraction=0.2, split_fractions=(0.7, 0.15, 0.15), bar_scatter=0.08, vote_noise=0.05,
+    gz_test_fraction=0.2, split_fractions=(0.7, 0.15, 0.15), bar_scatter=0.15, vote_noise=0.05,
 )
 
 
@@ -72,7 +72,8 @@ def galaxy_zoo_votes(pop: pd.DataFrame, rng, noise: float) -> pd.DataFrame:
     q10 = _dirichlet_mean(rng, _normalise(np.stack([0.2 + B, np.full(n, 0.4), 0.6 - B], 1).clip(0.05)), conc)
     q11 = _dirichlet_mean(rng, np.tile([0.05, 0.5, 0.1, 0.05, 0.05, 0.25], (n, 1)), conc)
     # Each question's fractions are scaled by the fraction of volunteers who reached it.
-    w = {1: np.ones(n), 2: q1[:, 1], 6: np.ones(n), 7: q1[:, 0], 9: q2[:, 0]}
+    w = {1: np.ones(n), 2: q1[:, 1], 6: np.ones(n), 7: q1[:, 0]}
+    w[9] = w[2] * q2[:, 0]
     w[3] = w[2] * q2[:, 1]
     w[4] = w[5] = w[3]
     w[10] = w[11] = w[4] * q4[:, 0]
@@ -187,7 +188,7 @@ def _write_layouts(root: Path, pop, votes, cfg, rng, workers):
 def _write_galaxy_zoo(gz: Path, pop, votes):
     train = ~pop["gz_test"].to_numpy()
     sol = pd.concat([pop[["GalaxyID"]], votes], axis=1)[train]
-    sol.to_csv(gz / "training_solutions_rev1.csv", index=False, float_format="%.6f")
+    sol.to_csv(gz / "training_solutions_rev1.csv", index=False, float_format="%.9f")
     pd.DataFrame({"objid": pop["objid"], "sample": "original", "asset_id": pop["asset_id"]}).to_csv(
         gz / "gz2_filename_mapping.csv", index=False)
     bars = pop[pop["in_bar_catalogue"]]

@@ -1,0 +1,183 @@
+"""Readers for the three real survey layouts (SPEC §1.1). The simulator is only one writer of them.
+
+Each reader checks what it needs and fails with one sentence naming the file, column or key.
+Images are not loaded here (only their paths are checked), so catalogues of any size stay cheap.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from galaxy_xai.io import is_null
+
+VOTE_COLUMNS = [
+    f"Class{q}.{a}"
+    for q, n in {1: 3, 2: 2, 3: 2, 4: 2, 5: 4, 6: 2, 7: 3, 8: 7, 9: 3, 10: 3, 11: 6}.items()
+    for a in range(1, n + 1)
+]
+# Each question's fractions sum to the answer that leads to it (SPEC §1.3); None = sums to 1.
+TREE_PARENT = {1: None, 2: "Class1.2", 3: "Class2.2", 4: "Class2.2", 5: "Class2.2", 6: None,
+               7: "Class1.1", 8: "Class6.1", 9: "Class2.1", 10: "Class4.1", 11: "Class4.1"}
+LINES = ["nii_6584", "h_alpha", "oiii_5007", "h_beta"]
+LINE_TARGETS = {"nii_6584": "log_N2", "h_alpha": "log_Ha", "oiii_5007": "log_O3", "h_beta": "log_Hb"}
+BANDS = "ugriz"
+STELLAR_MASS_KEYS = (
+    ["lgm_tot_p50", "z", "EBV", "w1mpro", "w2mpro", "w3mpro", "w1sigmpro", "w2sigmpro"]
+    + [f"{stem}_{b}" for stem in ["petroMag", "petroMagErr", "petroFlux", "Sersic_n", "expAB", "petroR50", "petroR90"] for b in BANDS]
+)
+
+
+class DataError(ValueError):
+    """An input file, column, key or image is missing or malformed."""
+
+
+def _folder(path) -> Path:
+    path = Path(path)
+    if not path.is_dir():
+        raise DataError(f"{path}: data folder not found")
+    return path
+
+
+def _csv(path: Path, required, dtype=None) -> pd.DataFrame:
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    try:
+        df = pd.read_csv(path, dtype=dtype)
+    except Exception as err:  # pandas raises many kinds; one clear sentence is what users need
+        raise DataError(f"{path}: cannot be read as CSV ({err})") from err
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise DataError(f"{path}: missing required column(s) {missing}")
+    return df
+
+
+def _check_images(paths: pd.Series, what: str) -> None:
+    """Every catalogue id needs its image; name the first few missing ones."""
+    exists = paths.map(lambda p: Path(p).is_file())
+    if not exists.all():
+        missing = paths[~exists]
+        raise DataError(f"{what}: {len(missing)} catalogue id(s) have no image, e.g. {missing.iloc[0]}")
+
+
+@dataclass
+class GalaxyZoo:
+    votes: pd.DataFrame  # GalaxyID, labelled, 37 vote columns (NaN when unlabelled), image
+    bars: pd.DataFrame  # objid, asset_id, length_scaled, PETROR90_R, image
+
+
+def read_galaxy_zoo(path) -> GalaxyZoo:
+    """Kaggle Galaxy Challenge votes + images, and the GZ2 bar catalogue with its images."""
+    root = _folder(path)
+    sol = _csv(root / "training_solutions_rev1.csv", ["GalaxyID"] + VOTE_COLUMNS)
+    sol["labelled"] = True
+    sol["image"] = [str(root / "images_training_rev1" / f"{g}.jpg") for g in sol["GalaxyID"]]
+    _check_images(sol["image"], str(root / "images_training_rev1"))
+    test_dir = root / "images_test_rev1" / "images"
+    test_ids = sorted(int(p.stem) for p in test_dir.glob("*.jpg")) if test_dir.is_dir() else []
+    test = pd.DataFrame({"GalaxyID": test_ids, "labelled": False, "image": [str(test_dir / f"{g}.jpg") for g in test_ids]})
+    votes = pd.concat([sol, test], ignore_index=True)
+    if votes["GalaxyID"].duplicated().any():
+        raise DataError(f"{root}: GalaxyID {votes.loc[votes['GalaxyID'].duplicated(), 'GalaxyID'].iloc[0]} appears twice")
+    mapping = _csv(root / "gz2_filename_mapping.csv", ["objid", "asset_id"])
+    hoyle = _csv(root / "hoyle_barlengths.csv", ["objid", "length_scaled"])
+    sample = _csv(root / "gz2sample.csv", ["OBJID", "PETROR90_R"])
+    bars = hoyle[["objid", "length_scaled"]].merge(mapping[["objid", "asset_id"]].drop_duplicates("objid"), on="objid", how="left")
+    bars = bars.merge(sample[["OBJID", "PETROR90_R"]].rename(columns={"OBJID": "objid"}).drop_duplicates("objid"), on="objid", how="left")
+    bars = bars.dropna(subset=["asset_id", "PETROR90_R"]).astype({"asset_id": "int64"})
+    bars["image"] = [str(root / "images_gz2" / "images" / f"{a}.jpg") for a in bars["asset_id"]]
+    _check_images(bars["image"], str(root / "images_gz2" / "images"))
+    return GalaxyZoo(votes=votes, bars=bars.reset_index(drop=True))
+
+
+def read_sdss(path, target: str) -> pd.DataFrame:
+    """SFNet emission-line sample with the paper's cuts; `target` is 'metallicity' or 'lines'."""
+    if target not in ("metallicity", "lines"):
+        raise DataError(f"read_sdss: target must be 'metallicity' or 'lines', got {target!r}")
+    root = _folder(path)
+    cols = ["objID", "oh_p50", "lgm_tot_p50", "sfr_tot_p50"] + [f"{l}_flux{s}" for l in LINES for s in ("", "_err")]
+    df = _csv(root / "galaxies.csv", cols, dtype={"objID": str})
+    df = add_line_targets(df)
+    df = df[sample_mask(df, target)].reset_index(drop=True)
+    df["image"] = [str(root / "images-sdss" / f"{o}.jpg") for o in df["objID"]]
+    _check_images(df["image"], str(root / "images-sdss"))
+    return df
+
+
+def add_line_targets(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.copy()
+    for line, name in LINE_TARGETS.items():
+        flux = df[f"{line}_flux"].to_numpy(dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            df[name] = np.where((flux > 0) & ~is_null(flux), np.log10(flux), np.nan)
+    return df
+
+
+def sample_mask(df: pd.DataFrame, target: str) -> np.ndarray:
+    """The paper's cuts. Metallicity: oh > 0, M* > 0, SFR > -10. Lines: S/N > 3 in all four, flux < 1e5."""
+    if target == "metallicity":
+        oh, m, sfr = (df[c].to_numpy(dtype=float) for c in ("oh_p50", "lgm_tot_p50", "sfr_tot_p50"))
+        return (oh > 0) & (m > 0) & (sfr > -10) & ~is_null(oh) & ~is_null(m) & ~is_null(sfr)
+    ok = np.ones(len(df), dtype=bool)
+    for line in LINES:
+        flux, err = df[f"{line}_flux"].to_numpy(dtype=float), df[f"{line}_flux_err"].to_numpy(dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ok &= ~is_null(flux) & ~is_null(err) & (err > 0) & (flux / err > 3) & (flux < 1e5)
+    return ok
+
+
+def read_stellar_mass(path):
+    """Stellar-mass catalogue (one row per galaxy, with split) and the lazily loaded ugriz images."""
+    root = _folder(path)
+    cat_path, img_path = root / "catalog.npz", root / "images.npz"
+    for p in (cat_path, img_path):
+        if not p.is_file():
+            raise DataError(f"{p}: file not found")
+    try:
+        cat = np.load(cat_path)
+        images = {k: npz_member(img_path, k) for k in np.load(img_path).files}
+    except Exception as err:
+        raise DataError(f"{cat_path.parent}: catalog.npz / images.npz cannot be read ({err})") from err
+    missing = [k for k in STELLAR_MASS_KEYS + ["id_train", "id_validation", "id_test"] if k not in cat.files]
+    if missing:
+        raise DataError(f"{cat_path}: missing key(s) {missing}")
+    n = len(cat["lgm_tot_p50"])
+    df = pd.DataFrame({k: np.asarray(cat[k], dtype=float) for k in STELLAR_MASS_KEYS})
+    if len(df) != n:
+        raise DataError(f"{cat_path}: columns differ in length")
+    split = np.full(n, "", dtype=object)
+    for name in ("train", "validation", "test"):
+        idx = np.asarray(cat[f"id_{name}"], dtype=np.int64)
+        if idx.size and (idx.min() < 0 or idx.max() >= n):
+            raise DataError(f"{cat_path}: key 'id_{name}' has row indices outside 0..{n - 1}")
+        split[idx] = name
+    df["split"] = split
+    bands = [f"img_{b}" for b in BANDS]
+    missing = [k for k in bands if k not in images]
+    if missing:
+        raise DataError(f"{img_path}: missing key(s) {missing}")
+    return df, {b: images[f"img_{b}"] for b in BANDS}
+
+
+def npz_member(path, key: str) -> np.ndarray:
+    """One array of an .npz, memory-mapped when stored uncompressed (else loaded), so catalogues
+    of any size can be streamed."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo(f"{key}.npy")
+        if info.compress_type != zipfile.ZIP_STORED:
+            return np.load(path)[key]
+        with open(path, "rb") as f:
+            f.seek(info.header_offset)
+            local = f.read(30)
+            name_len, extra_len = int.from_bytes(local[26:28], "little"), int.from_bytes(local[28:30], "little")
+            start = info.header_offset + 30 + name_len + extra_len
+            f.seek(start)
+            version = np.lib.format.read_magic(f)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, fortran, dtype = read_header(f)
+            offset = f.tell()
+    return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape, order="F" if fortran else "C")

@@ -1,0 +1,118 @@
+"""Catalogue preparation: one Parquet catalogue per family plus memory-mappable image arrays.
+
+Images are decoded, resized and written in chunks into a pre-allocated .npy memmap, so memory
+stays bounded by the chunk size whatever the catalogue holds. See docs/prepared_layout.md.
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+from tqdm import tqdm
+
+from galaxy_xai.data.formats import DataError, read_galaxy_zoo, read_sdss, read_stellar_mass
+from galaxy_xai.io import atomic_path, get_logger
+
+log = get_logger("prepare")
+
+
+def load_rgb(path, size: int) -> np.ndarray:
+    """Decode one JPEG as RGB and resize it to size × size (uint8), or fail naming the file."""
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            if im.size != (size, size):
+                im = im.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
+            return np.asarray(im, dtype=np.uint8)
+    except (OSError, ValueError) as err:
+        raise DataError(f"{path}: image cannot be decoded ({err})") from err
+
+
+def image_width(path) -> int:
+    try:
+        with Image.open(path) as im:
+            return im.size[0]
+    except OSError as err:
+        raise DataError(f"{path}: image cannot be decoded ({err})") from err
+
+
+def write_images(paths, size: int, out_path: Path, chunk: int, threads: int = 4, desc="images") -> None:
+    """Stream JPEGs into a [n, size, size, 3] uint8 .npy file, `chunk` images at a time."""
+    out = np.lib.format.open_memmap(out_path, mode="w+", dtype=np.uint8, shape=(len(paths), size, size, 3))
+    with ThreadPoolExecutor(threads) as pool, tqdm(total=len(paths), desc=desc, unit="img", mininterval=2.0) as bar:
+        for start in range(0, len(paths), chunk):
+            batch = paths[start : start + chunk]
+            out[start : start + len(batch)] = np.stack(list(pool.map(lambda p: load_rgb(p, size), batch)))
+            bar.update(len(batch))
+    out.flush()
+    del out
+
+
+def seeded_split(n: int, fractions: dict, seed: int) -> np.ndarray:
+    """Assign each of n rows to a named split with the given fractions (the last takes the rest)."""
+    names = list(fractions)
+    order = np.random.default_rng(seed).permutation(n)
+    split = np.empty(n, dtype=object)
+    start = 0
+    for i, name in enumerate(names):
+        stop = n if i == len(names) - 1 else start + int(round(fractions[name] * n))
+        split[order[start:stop]] = name
+        start = stop
+    return split
+
+
+def prepare_galaxy_zoo(src, out_dir: Path, size: int, validation_split: float, seed: int, chunk: int) -> None:
+    gz = read_galaxy_zoo(src)
+    votes = gz.votes.sort_values("GalaxyID", kind="stable").reset_index(drop=True)
+    labelled = votes["labelled"].to_numpy()
+    split = np.full(len(votes), "test", dtype=object)
+    split[labelled] = seeded_split(int(labelled.sum()), {"validation": validation_split, "train": 1 - validation_split}, seed)
+    votes["split"] = split
+    votes["row"] = np.arange(len(votes))
+    bars = gz.bars.sort_values("objid", kind="stable").reset_index(drop=True)
+    bars["orig_width"] = [image_width(p) for p in bars["image"]]
+    bars["row"] = np.arange(len(bars))
+    log.info("galaxy_zoo: %d galaxies (%d labelled), %d bar-catalogue galaxies from %s", len(votes), labelled.sum(), len(bars), src)
+    with atomic_path(out_dir) as tmp:
+        tmp.mkdir()
+        write_images(votes["image"].tolist(), size, tmp / "images.npy", chunk, desc="galaxy_zoo")
+        write_images(bars["image"].tolist(), size, tmp / "bar_images.npy", chunk, desc="gz2 bars")
+        votes.drop(columns="image").to_parquet(tmp / "catalog.parquet", index=False)
+        bars.drop(columns="image").to_parquet(tmp / "bars.parquet", index=False)
+
+
+def prepare_sdss(src, out_dir: Path, size: int, validation_split: float, seed: int, chunk: int) -> None:
+    met, lines = read_sdss(src, "metallicity"), read_sdss(src, "lines")
+    cat = pd.concat([met, lines], ignore_index=True).drop_duplicates("objID").sort_values("objID", kind="stable")
+    cat = cat.reset_index(drop=True)
+    cat["in_metallicity"] = cat["objID"].isin(met["objID"])
+    cat["in_lines"] = cat["objID"].isin(lines["objID"])
+    cat["split"] = seeded_split(len(cat), {"validation": validation_split, "train": 1 - validation_split}, seed)
+    cat["row"] = np.arange(len(cat))
+    log.info("sdss: %d galaxies (%d metallicity, %d lines) from %s", len(cat), cat["in_metallicity"].sum(), cat["in_lines"].sum(), src)
+    with atomic_path(out_dir) as tmp:
+        tmp.mkdir()
+        write_images(cat["image"].tolist(), size, tmp / "images.npy", chunk, desc="sdss")
+        cat.drop(columns="image").to_parquet(tmp / "catalog.parquet", index=False)
+
+
+def prepare_stellar_mass(src, out_dir: Path, chunk: int) -> None:
+    cat, bands = read_stellar_mass(src)
+    n = len(cat)
+    shapes = {b: img.shape for b, img in bands.items()}
+    if any(s[0] != n or len(s) != 3 for s in shapes.values()) or len(set(shapes.values())) != 1:
+        raise DataError(f"{src}/images.npz: expected img_u … img_z of shape [{n}, H, W] each, got {shapes}")
+    cat["row"] = np.arange(n)
+    log.info("stellar_mass: %d galaxies, images %s, from %s", n, shapes["r"], src)
+    with atomic_path(out_dir) as tmp:
+        tmp.mkdir()
+        out = np.lib.format.open_memmap(tmp / "images.npy", mode="w+", dtype=np.float32, shape=(n, *shapes["r"][1:], 5))
+        for start in tqdm(range(0, n, chunk), desc="stellar_mass", unit="chunk", mininterval=2.0):
+            stop = min(start + chunk, n)
+            out[start:stop] = np.stack([np.asarray(bands[b][start:stop]) for b in "ugriz"], axis=-1)
+        out.flush()
+        del out
+        cat.to_parquet(tmp / "catalog.parquet", index=False)

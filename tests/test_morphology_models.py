@@ -1,0 +1,171 @@
+"""Morphology CNNs: heads, swish everywhere, training, saving, optimiser and augmentation."""
+import numpy as np
+import pytest
+import keras
+from keras import layers
+
+from galaxy_xai.models import morphology
+from galaxy_xai.models.morphology import augmentation, build_model, compile_model
+
+N_OUT = 37
+# The smallest inputs each backbone accepts, to keep the tests fast.
+SHAPES = {"vgg16": (32, 32, 3), "resnet50v2": (32, 32, 3), "xception": (72, 72, 3)}
+
+
+def all_layers(model):
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from all_layers(layer)
+
+
+def relu_layers(model):
+    return [l.name for l in all_layers(model)
+            if isinstance(l, layers.ReLU) or getattr(l, "activation", None) is keras.activations.relu]
+
+
+def swish_layers(model):
+    return [l.name for l in all_layers(model)
+            if getattr(l, "activation", None) is keras.activations.swish]
+
+
+def images(shape, n=4, seed=0):
+    return np.random.default_rng(seed).random((n, *shape), dtype=np.float32)
+
+
+@pytest.fixture(scope="module")
+def models():
+    keras.utils.set_random_seed(0)
+    return {name: build_model(name, shape, N_OUT) for name, shape in SHAPES.items()}
+
+
+@pytest.mark.parametrize("name", list(SHAPES))
+def test_output_is_n_sigmoid_vote_fractions(models, name):
+    model = models[name]
+    y = model.predict(images(SHAPES[name], n=2), verbose=0)
+    assert y.shape == (2, N_OUT)
+    assert np.all((y > 0) & (y < 1))
+    last = model.layers[-1]
+    assert isinstance(last, layers.Dense) and last.activation is keras.activations.sigmoid
+
+
+@pytest.mark.parametrize("name", list(SHAPES))
+def test_every_relu_became_swish(models, name):
+    original = morphology.BACKBONES[name](include_top=False, weights=None, input_shape=SHAPES[name])
+    n_relu = len(relu_layers(original))
+    assert n_relu > 0
+    assert relu_layers(models[name]) == []
+    # Replaced, not dropped: one swish per former ReLU (+ VGG16's two swish head layers).
+    n_head = 2 if name == "vgg16" else 0
+    assert len(swish_layers(models[name])) == n_relu + n_head
+
+
+def test_heads_follow_the_spec(models):
+    vgg = models["vgg16"]
+    assert vgg.get_layer("fc1").units == 16 * N_OUT
+    assert vgg.get_layer("fc2").units == 8 * N_OUT
+    assert isinstance(vgg.get_layer("flatten"), layers.Flatten)
+    for name in ("resnet50v2", "xception"):
+        assert isinstance(models[name].layers[-2], layers.GlobalAveragePooling2D)
+
+
+def test_relu_layers_are_replaced_too():
+    # keras.applications' three backbones use activation="relu"; ReLU layers must go as well.
+    inputs = keras.Input((4,))
+    x = layers.Dense(3, activation="relu")(inputs)
+    outputs = layers.ReLU(name="bare_relu")(x)
+    toy = keras.Model(inputs, outputs)
+    clone = keras.models.clone_model(toy, clone_function=morphology._swish_instead_of_relu)
+    assert relu_layers(toy) and not relu_layers(clone)
+    assert clone.get_layer("bare_relu").activation is keras.activations.swish
+
+
+def test_pretrained_weights_survive_the_swish_rebuild(tmp_path):
+    # A weights file stands in for "imagenet" (no network here).
+    keras.utils.set_random_seed(1)
+    reference = keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
+    path = tmp_path / "vgg16.weights.h5"
+    reference.save_weights(path)
+    model = build_model("vgg16", (32, 32, 3), N_OUT, weights=str(path))
+    conv = [l for l in reference.layers if l.get_weights()]
+    assert len(conv) == 13
+    for layer in conv:
+        for w_ref, w_new in zip(layer.get_weights(), model.get_layer(layer.name).get_weights()):
+            np.testing.assert_array_equal(w_ref, w_new)
+
+
+def test_one_training_step_lowers_the_loss():
+    # VGG16 has no batch norm or dropout, so the loss is the same in and out of training.
+    keras.utils.set_random_seed(2)
+    model = compile_model(build_model("vgg16", (32, 32, 3), N_OUT), lr=1e-4, decay=1e-3)
+    x = images((32, 32, 3), n=8)
+    y = np.random.default_rng(3).random((8, N_OUT), dtype=np.float32)
+    before = model.evaluate(x, y, verbose=0)[0]
+    model.train_on_batch(x, y)
+    after = model.evaluate(x, y, verbose=0)[0]
+    assert after < before
+
+
+# VGG16 covers Conv2D(activation=...), ResNet50V2 the Activation layers Xception also uses.
+@pytest.mark.parametrize("name", ["vgg16", "resnet50v2"])
+def test_keras_file_round_trip_keeps_swish(models, name, tmp_path):
+    model = models[name]
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert relu_layers(loaded) == []
+    assert swish_layers(loaded) == swish_layers(model)
+    x = images(SHAPES[name], n=2)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0),
+                               rtol=1e-5, atol=1e-6)
+
+
+def tiny_model():
+    inputs = keras.Input((3,))
+    return keras.Model(inputs, layers.Dense(2, activation="sigmoid")(inputs))
+
+
+def test_decay_is_keras2_inverse_time():
+    model = compile_model(tiny_model(), lr=0.01, decay=0.5, jit_compile=False)
+    x, y = np.ones((4, 3), "float32"), np.zeros((4, 2), "float32")
+    for _ in range(4):
+        model.train_on_batch(x, y)
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.01 / (1 + 0.5 * 4))
+    assert model.loss == "mse"
+    assert [m.name for m in model.metrics[-1].metrics] == ["rmse"]
+
+
+def test_no_decay_keeps_a_settable_learning_rate():
+    # ReduceLROnPlateau assigns a float; that only works without a schedule.
+    model = compile_model(tiny_model(), lr=0.01, decay=0.0, jit_compile=True)
+    model.optimizer.learning_rate = 0.005
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.005)
+    assert model.jit_compile is True
+
+
+def test_unknown_backbone_is_refused():
+    with pytest.raises(ValueError, match="unknown backbone"):
+        build_model("resnet18", (32, 32, 3), N_OUT)
+
+
+def test_augmentation_changes_training_images_only():
+    aug = augmentation(rotation_range=90, width_shift_range=0.1, height_shift_range=0.1,
+                       horizontal_flip=True, vertical_flip=True, brightness_delta=0.2, seed=4)
+    assert [l.name for l in aug.layers] == ["rotation", "flip", "shift", "brightness"]
+    assert aug.get_layer("rotation").fill_mode == "reflect"
+    x = images((16, 16, 3), n=4)
+    np.testing.assert_array_equal(aug(x, training=False), x)
+    y = np.asarray(aug(x, training=True))
+    assert y.shape == x.shape and not np.allclose(y, x)
+    assert y.min() >= 0 and y.max() <= 1
+
+
+def test_augmentation_is_seeded():
+    x = images((16, 16, 3), n=4)
+    make = lambda: augmentation(rotation_range=45, horizontal_flip=True, seed=5)
+    np.testing.assert_array_equal(make()(x, training=True), make()(x, training=True))
+
+
+def test_no_augmentation_is_the_identity():
+    x = images((16, 16, 3), n=2)
+    np.testing.assert_array_equal(augmentation()(x, training=True), x)

@@ -1,0 +1,112 @@
+import warnings
+
+import keras
+import numpy as np
+import pytest
+from tf_keras_vis.saliency import Saliency
+from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
+from tf_keras_vis.utils.scores import CategoricalScore
+
+from galaxy_xai.xai.bar_length import CONSTANT_HEATMAP, measure_bar_lengths
+from galaxy_xai.xai.smoothgrad import iter_smoothgrad, linear_output_model, smoothgrad
+
+OUTPUT_INDEX = 2
+SAMPLES = 4
+NOISE = 0.2
+
+
+def tiny_model(size=16, units=4, seed=0):
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((size, size, 3))
+    x = keras.layers.Conv2D(6, 3, padding="same", activation="relu")(inputs)
+    x = keras.layers.Conv2D(6, 3, strides=2, activation="relu")(x)
+    x = keras.layers.Flatten()(x)
+    outputs = keras.layers.Dense(units, activation="sigmoid")(x)
+    return keras.Model(inputs, outputs)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return tiny_model()
+
+
+@pytest.fixture(scope="module")
+def images():
+    return np.random.default_rng(1).random((5, 16, 16, 3), dtype=np.float32)
+
+
+def tf_keras_vis_maps(model, images, seed):
+    """tf-keras-vis Saliency one image at a time, as the original study ran it."""
+    saliency = Saliency(model, model_modifier=ReplaceToLinear(), clone=True)
+    np.random.seed(seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Keras 3 warns about the list input tf-keras-vis passes
+        return np.concatenate([
+            saliency(CategoricalScore(OUTPUT_INDEX), image[None], smooth_samples=SAMPLES,
+                     smooth_noise=NOISE)
+            for image in images])
+
+
+def test_matches_tf_keras_vis_with_the_same_noise(model, images):
+    expected = tf_keras_vis_maps(model, images, seed=7)
+    # 2 images per gradient call: chunks of 2, 2, 1 images
+    maps = smoothgrad(model, images, OUTPUT_INDEX, SAMPLES, NOISE, batch_size=8,
+                      seed=np.random.RandomState(7))
+    assert maps.shape == (5, 16, 16) and maps.dtype == np.float32
+    np.testing.assert_allclose(maps, expected, atol=1e-5)
+    # and the noise matters: another seed gives other maps
+    other = smoothgrad(model, images, OUTPUT_INDEX, SAMPLES, NOISE, batch_size=8,
+                       seed=np.random.RandomState(8))
+    assert np.abs(other - expected).max() > 1e-3
+
+
+def test_maps_do_not_depend_on_chunking(model, images):
+    one_by_one = smoothgrad(model, images, OUTPUT_INDEX, SAMPLES, NOISE, batch_size=1, seed=3)
+    all_at_once = smoothgrad(model, images, OUTPUT_INDEX, SAMPLES, NOISE, batch_size=64, seed=3)
+    np.testing.assert_allclose(one_by_one, all_at_once, atol=1e-6)
+
+
+def test_maps_are_normalised_per_map(model, images):
+    maps = smoothgrad(model, images, OUTPUT_INDEX, SAMPLES, NOISE, batch_size=8, seed=0)
+    np.testing.assert_allclose(maps.min(axis=(1, 2)), 0, atol=1e-7)
+    np.testing.assert_allclose(maps.max(axis=(1, 2)), 1, atol=1e-4)
+
+
+def test_iter_smoothgrad_streams_chunks(model, images):
+    chunks = iter_smoothgrad(model, iter(list(images)), OUTPUT_INDEX, SAMPLES, NOISE,
+                             batch_size=2 * SAMPLES, seed=0)
+    assert [c.shape for c in chunks] == [(2, 16, 16), (2, 16, 16), (1, 16, 16)]
+
+
+def test_linear_output_model_gives_logits_and_keeps_the_original(model, images):
+    probabilities = model.predict(images, verbose=0)
+    logits = linear_output_model(model).predict(images, verbose=0)
+    np.testing.assert_allclose(1 / (1 + np.exp(-logits)), probabilities, rtol=1e-5)
+    assert model.layers[-1].activation is keras.activations.sigmoid
+
+
+def test_linear_output_model_handles_sequential_and_activation_layers(images):
+    keras.utils.set_random_seed(0)
+    sequential = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Flatten(),
+                                   keras.layers.Dense(3, activation="sigmoid")])
+    inputs = keras.Input((16, 16, 3))
+    logits = keras.layers.Dense(3)(keras.layers.Flatten()(inputs))
+    separate = keras.Model(inputs, keras.layers.Activation("sigmoid")(logits))
+    for model in (sequential, separate):
+        linear = linear_output_model(model).predict(images, verbose=0)
+        np.testing.assert_allclose(1 / (1 + np.exp(-linear)), model.predict(images, verbose=0),
+                                   rtol=1e-5)
+
+
+def test_zero_gradient_gives_zero_maps_that_are_flagged(images):
+    dead = tiny_model()
+    dead.set_weights([np.zeros_like(w) for w in dead.get_weights()])
+    maps = smoothgrad(dead, images[:2], OUTPUT_INDEX, SAMPLES, NOISE, batch_size=8, seed=0)
+    assert np.all(maps == 0)
+    lengths, flags = measure_bar_lengths(maps, corr_threshold=0.5, len_threshold=5)
+    assert np.isnan(lengths).all() and list(flags) == [CONSTANT_HEATMAP] * 2
+
+
+def test_rejects_zero_samples(model, images):
+    with pytest.raises(ValueError, match="samples"):
+        smoothgrad(model, images, OUTPUT_INDEX, 0, NOISE, batch_size=8)
