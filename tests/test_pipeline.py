@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -15,8 +16,15 @@ ROOT = Path(__file__).resolve().parents[1]
 # A few dozen galaxies and one short epoch everywhere: the point is that every stage runs and
 # connects, not the science (the default run shows that).
 TINY = {
-    "simulate.n_galaxies": 48,
+    "simulate.n_galaxies": 60,
     "simulate.gz_size": 80,
+    "train.epochs": 1,
+    "train.batch_size": 8,
+    "xai.smooth_samples": 2,
+    "xai.batch_size": 16,
+    "xai.corr_thresholds": [0.5],
+    "xai.len_thresholds": [3],
+    "xai.control.epochs": 1,
 }
 
 
@@ -71,6 +79,31 @@ def test_repro_builds_every_output(clone):
     assert len(cat) == len(truth)
     for family in ["galaxy_zoo", "sdss", "stellar_mass"]:
         assert (dst / f"out/prepared/{family}/images.npy").is_file()
+
+
+def test_morphology_outputs(clone):
+    dst, _, _ = clone
+    cat = pd.read_parquet(dst / "out/prepared/galaxy_zoo/catalog.parquet")
+    for model in ["vgg16", "resnet50v2", "xception", "ensemble"]:
+        train = pd.read_csv(dst / f"out/predictions/{model}/predictions_train.csv")
+        test = pd.read_csv(dst / f"out/predictions/{model}/predictions_test.csv")
+        ids = pd.concat([train["GalaxyID"], test["GalaxyID"]])
+        assert ids.is_unique and set(ids) == set(cat["GalaxyID"]), model
+        assert train.shape[1] == 38
+    metrics = json.loads((dst / "out/metrics/morphology.json").read_text())
+    assert {"vgg16", "resnet50v2", "xception", "ensemble", "train_mean_baseline"} <= set(metrics)
+    assert metrics["ensemble"]["test_rmse"] > 0
+    assert (dst / "out/morphology/vgg16/live/metrics.json").is_file()
+
+
+def test_bar_length_outputs(clone):
+    dst, _, _ = clone
+    bars = json.loads((dst / "out/metrics/barlength.json").read_text())
+    assert bars["chosen"] in bars["modes"]
+    control = json.loads((dst / "out/metrics/control.json").read_text())
+    assert "vs_catalogue" in control and "vs_truth" in control
+    maps = np.load(dst / "out/heatmaps/xception/heatmaps.npy")
+    assert maps.dtype == np.float16 and maps.min() >= 0 and maps.max() <= 1
 
 
 def test_second_repro_reruns_nothing(clone):

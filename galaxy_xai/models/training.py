@@ -1,0 +1,79 @@
+"""Input pipelines and training helpers shared by every image model of the project.
+
+Images come from memory-mapped prepared arrays and are read one batch at a time, so memory does
+not grow with the catalogue; tf.data applies augmentation and prefetches the next batch.
+"""
+from __future__ import annotations
+
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+def image_batches(images, rows, targets, batch_size, shuffle=False, seed=0, augment=None, scale=1 / 255.0, repeat=False):
+    """A tf.data pipeline of (image, target) batches from a memmap `images[rows]`.
+
+    `targets` is aligned with `rows` (or None for inference). Shuffling reshuffles the row order
+    every epoch from a seeded generator, so a rerun sees the same batches.
+    """
+    rows = np.asarray(rows)
+    shape = images.shape[1:]
+    rng = np.random.default_rng(seed)
+    targets = None if targets is None else np.asarray(targets, dtype=np.float32)
+
+    def batches():
+        order = rng.permutation(len(rows)) if shuffle else np.arange(len(rows))
+        for start in range(0, len(rows), batch_size):
+            pick = order[start : start + batch_size]
+            # Sorted reads from the memmap are sequential on disk; the pairing stays intact.
+            sort = np.argsort(rows[pick], kind="stable")
+            pick = pick[sort]
+            x = np.asarray(images[rows[pick]], dtype=np.float32) * scale
+            yield (x, targets[pick]) if targets is not None else x
+
+    x_spec = tf.TensorSpec((None, *shape), tf.float32)
+    spec = (x_spec, tf.TensorSpec((None, *targets.shape[1:]), tf.float32)) if targets is not None else x_spec
+    ds = tf.data.Dataset.from_generator(batches, output_signature=spec)
+    # A known length lets Keras show progress and size epochs without "ran out of data".
+    ds = ds.apply(tf.data.experimental.assert_cardinality(-(-len(rows) // batch_size)))
+    if repeat:
+        ds = ds.repeat()
+    if augment is not None:
+        ds = ds.map(lambda x, y: (augment(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def predict_rows(model, images, rows, batch_size, scale=1 / 255.0, verbose=0) -> np.ndarray:
+    """Model outputs for `images[rows]`, streamed in batches (order kept)."""
+    ds = image_batches(images, rows, None, batch_size, scale=scale)
+    return model.predict(ds, verbose=verbose)
+
+
+class Throughput(keras.callbacks.Callback):
+    """Training images per second, excluding the first epoch's compile/trace time when possible."""
+
+    def __init__(self, batch_size):
+        super().__init__()
+        self.batch_size = batch_size
+        self.rates = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start, self._steps = time.perf_counter(), 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._steps += 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.rates.append(self._steps * self.batch_size / (time.perf_counter() - self._start))
+
+    @property
+    def images_per_second(self) -> float:
+        return float(np.median(self.rates[1:] if len(self.rates) > 1 else self.rates))
+
+
+def set_seeds(seed: int) -> None:
+    """Python, NumPy and TensorFlow seeds, and deterministic TF ops, for reruns with the same outputs."""
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()

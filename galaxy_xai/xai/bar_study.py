@@ -1,0 +1,117 @@
+"""Bar lengths from heatmaps, as the saliency study measures them (SPEC §3).
+
+Units, kept exactly as the catalogue does it: the human length is `hoyle = length_scaled × PETROR90_R`
+and the heatmap length is `measured = length in original-image pixels × PETROR90_R`. The two differ
+by the (unknown to the model) pixel scale, so RMSE is reported after a linear calibration
+`hoyle ≈ a·measured + b` fitted on the validation part and applied unchanged to the test part;
+Pearson r needs no calibration.
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+from scipy.stats import pearsonr
+
+from galaxy_xai.xai.bar_length import OK, measure_bar_lengths, to_catalogue_units, to_original_pixels
+
+SINGLE = ("vgg16", "resnet50v2", "xception")
+MODES = SINGLE + ("averageheatmaps", "averagemeasurements")
+
+
+def split_bars(n: int, validation_split: float, seed: int) -> np.ndarray:
+    """'validation' / 'test' label per bar-catalogue galaxy (seeded)."""
+    order = np.random.default_rng(seed).permutation(n)
+    split = np.full(n, "test", dtype=object)
+    split[order[: int(round(validation_split * n))]] = "validation"
+    return split
+
+
+def grey(images_uint8: np.ndarray) -> np.ndarray:
+    """Grey-scale [0, 1] images, the `xinput` multiplier."""
+    return images_uint8.astype(np.float32).mean(axis=-1) / 255.0
+
+
+def mode_heatmaps(heatmaps: dict, mode: str, xinput: bool, grey_images) -> list:
+    """The maps one mode measures: one set per model, or the mean of the three (renormalised)."""
+    def prep(maps):
+        maps = maps.astype(np.float32)
+        if xinput:
+            maps = maps * grey_images
+        return maps
+
+    if mode in SINGLE:
+        return [prep(heatmaps[mode])]
+    if mode == "averageheatmaps":
+        mean = np.mean([heatmaps[m].astype(np.float32) for m in SINGLE], axis=0)
+        return [prep(_renormalise(mean))]
+    return [prep(heatmaps[m]) for m in SINGLE]  # averagemeasurements: measure each, then average
+
+
+def _renormalise(maps):
+    lo = maps.min(axis=(1, 2), keepdims=True)
+    hi = maps.max(axis=(1, 2), keepdims=True)
+    return (maps - lo) / np.where(hi > lo, hi - lo, 1.0)
+
+
+def measure_mode(map_sets: list, corr_threshold, len_threshold):
+    """Lengths in map pixels (mean over sets for averagemeasurements) and a flag per galaxy."""
+    results = [measure_bar_lengths(maps, corr_threshold, len_threshold) for maps in map_sets]
+    lengths = np.mean([r[0] for r in results], axis=0)  # NaN if any model's map failed
+    flags = results[0][1].copy()
+    for _, f in results[1:]:
+        flags = np.where(flags == OK, f, flags)
+    return lengths, flags
+
+
+def in_catalogue_units(lengths_map_px, bars: pd.DataFrame, map_width: int) -> np.ndarray:
+    orig = to_original_pixels(lengths_map_px, bars["orig_width"].to_numpy(), map_width)
+    return to_catalogue_units(orig, bars["PETROR90_R"].to_numpy())
+
+
+def agreement(measured, reference) -> dict:
+    """Pearson r and raw RMSE over galaxies where both are finite."""
+    ok = np.isfinite(measured) & np.isfinite(reference)
+    if ok.sum() < 3 or np.std(measured[ok]) == 0:
+        return {"pearson_r": None, "n": int(ok.sum())}
+    return {"pearson_r": float(pearsonr(measured[ok], reference[ok])[0]), "n": int(ok.sum())}
+
+
+def calibrate(measured, reference):
+    """Least-squares line reference ≈ a·measured + b over finite pairs (None if too few)."""
+    ok = np.isfinite(measured) & np.isfinite(reference)
+    if ok.sum() < 3 or np.std(measured[ok]) == 0:
+        return None
+    a, b = np.polyfit(measured[ok], reference[ok], 1)
+    return float(a), float(b)
+
+
+def calibrated_rmse(measured, reference, line) -> float | None:
+    ok = np.isfinite(measured) & np.isfinite(reference)
+    if line is None or not ok.any():
+        return None
+    a, b = line
+    return float(np.sqrt(np.mean((a * measured[ok] + b - reference[ok]) ** 2)))
+
+
+def grid_search(heatmaps, bars, grey_images, map_width, corr_thresholds, len_thresholds, xinputs, modes=MODES):
+    """Every cell (mode, xinput, corr_threshold, len_threshold) scored on the given bars."""
+    hoyle = bars["length_scaled"].to_numpy() * bars["PETROR90_R"].to_numpy()
+    rows = []
+    for mode, xinput in itertools.product(modes, xinputs):
+        sets = mode_heatmaps(heatmaps, mode, xinput, grey_images)
+        for ct, lt in itertools.product(corr_thresholds, len_thresholds):
+            lengths, flags = measure_mode(sets, ct, lt)
+            measured = in_catalogue_units(lengths, bars, map_width)
+            line = calibrate(measured, hoyle)
+            rows.append({"mode": mode, "xinput": xinput, "corr_threshold": ct, "len_threshold": lt,
+                         **agreement(measured, hoyle), "rmse": calibrated_rmse(measured, hoyle, line),
+                         "n_flagged": int((flags != OK).sum())})
+    return pd.DataFrame(rows)
+
+
+def best_cells(table: pd.DataFrame) -> pd.DataFrame:
+    """Per (mode, xinput) the cell with the highest Pearson r (ties: lower RMSE)."""
+    ranked = table.dropna(subset=["pearson_r"]).sort_values(["pearson_r", "rmse"], ascending=[False, True], kind="stable")
+    return ranked.groupby(["mode", "xinput"], sort=False).head(1).reset_index(drop=True)

@@ -1,0 +1,70 @@
+"""Stage barlength_search: the validation grid over corr_threshold × len_threshold × xinput per mode."""
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from galaxy_xai.io import atomic_path, get_logger, load_params, require, write_json
+from galaxy_xai.xai.bar_study import MODES, SINGLE, best_cells, grey, grid_search, split_bars
+
+log = get_logger("stage.barlength_search")
+
+
+def load_heatmaps(root="out/heatmaps"):
+    """The three models' maps aligned on one objid index."""
+    maps, index = {}, None
+    for m in SINGLE:
+        idx = pd.read_parquet(Path(root) / m / "index.parquet")
+        if index is not None and not idx["objid"].equals(index["objid"]):
+            raise ValueError(f"{root}/{m}/index.parquet: galaxies differ from the other models' heatmaps")
+        index = idx
+        maps[m] = np.load(Path(root) / m / "heatmaps.npy")
+    return maps, index
+
+
+def bar_table(index, prepared):
+    bars = pd.read_parquet(Path(prepared) / "bars.parquet").set_index("objid").loc[index["objid"]].reset_index()
+    return bars
+
+
+def search_settings(params, source):
+    lst = lambda v: isinstance(v, list) and len(v) > 0  # noqa: E731
+    return dict(
+        corr_thresholds=[float(v) for v in require(params, "xai.corr_thresholds", list, lst, "a non-empty list", source)],
+        len_thresholds=[int(v) for v in require(params, "xai.len_thresholds", list, lst, "a non-empty list", source)],
+        xinputs=[bool(v) for v in require(params, "xai.xinput", list, lst, "a non-empty list of true/false", source)],
+        validation_split=float(require(params, "xai.validation_split", float, lambda v: 0 < v < 1, "a number in (0, 1)", source)),
+        seed=require(params, "data.random_seed", int, source=source),
+    )
+
+
+def main(params_path="params.yaml", prepared="out/prepared/galaxy_zoo", out_dir="out/barlength_search"):
+    params = load_params(params_path)
+    cfg = search_settings(params, params_path)
+    maps, index = load_heatmaps()
+    bars = bar_table(index, prepared)
+    images = np.load(Path(prepared) / "bar_images.npy", mmap_mode="r")
+    grey_images = grey(np.asarray(images[bars["row"].to_numpy()]))
+    split = split_bars(len(bars), cfg["validation_split"], cfg["seed"])
+    val = split == "validation"
+    log.info("grid over %d cells × %d modes on %d validation bars", len(cfg["corr_thresholds"]) * len(cfg["len_thresholds"]) * len(cfg["xinputs"]), len(MODES), val.sum())
+    table = grid_search({m: v[val] for m, v in maps.items()}, bars[val].reset_index(drop=True), grey_images[val],
+                        maps["vgg16"].shape[-1], cfg["corr_thresholds"], cfg["len_thresholds"], cfg["xinputs"])
+    best = best_cells(table)
+    if best.empty:  # e.g. a handful of bars: keep going with the first cell, and say so
+        log.warning("no cell gave a defined Pearson r on %d validation bars; using the first cell", val.sum())
+        best = table.head(1)
+    chosen = best.iloc[0].to_dict()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out / "search.csv") as tmp:
+        table.to_csv(tmp, index=False)
+    with atomic_path(out / "best_cells.csv") as tmp:
+        best.to_csv(tmp, index=False)
+    write_json(out / "chosen.json", chosen)
+    log.info("chosen cell: %s", chosen)
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:]))

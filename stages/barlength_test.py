@@ -1,0 +1,84 @@
+"""Stage barlength_test: each mode's best validation cell applied to the test bars (SPEC §3).
+
+Metrics per mode and xinput: Pearson r and calibrated RMSE against the catalogue (human) lengths
+and, for simulated data, against the true lengths; the chosen cell; counts of flagged maps.
+"""
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from galaxy_xai.io import atomic_path, get_logger, load_params, require, write_json
+from galaxy_xai.xai.bar_length import OK
+from galaxy_xai.xai.bar_study import agreement, calibrate, calibrated_rmse, grey, in_catalogue_units, measure_mode, mode_heatmaps, split_bars
+from stages.barlength_search import bar_table, load_heatmaps
+
+log = get_logger("stage.barlength_test")
+
+
+def true_lengths(truth_path, objids):
+    """True projected bar lengths in the catalogue's units (arcsec), or None for real data."""
+    if truth_path is None:
+        return None
+    truth = pd.read_parquet(truth_path, columns=["objid", "bar_length_arcsec"]).set_index("objid")
+    return truth["bar_length_arcsec"].reindex(objids).to_numpy()
+
+
+def evaluate(lengths_val, lengths_test, ref_val, ref_test):
+    line = calibrate(lengths_val, ref_val)
+    return {**agreement(lengths_test, ref_test), "rmse": calibrated_rmse(lengths_test, ref_test, line)}
+
+
+def main(params_path="params.yaml", prepared="out/prepared/galaxy_zoo", search="out/barlength_search", out_dir="out/barlength_test"):
+    params = load_params(params_path)
+    truth_path = require(params, "data.truth", (str, type(None)), what="a path or null", source=params_path)
+    pin = require(params, "xai.pin", (dict, type(None)), what="null or a mapping {mode, xinput, corr_threshold, len_threshold}", source=params_path)
+    split_frac = float(require(params, "xai.validation_split", float, lambda v: 0 < v < 1, "a number in (0, 1)", params_path))
+    seed = require(params, "data.random_seed", int, source=params_path)
+    maps, index = load_heatmaps()
+    bars = bar_table(index, prepared)
+    images = np.load(Path(prepared) / "bar_images.npy", mmap_mode="r")
+    grey_images = grey(np.asarray(images[bars["row"].to_numpy()]))
+    split = split_bars(len(bars), split_frac, seed)
+    hoyle = bars["length_scaled"].to_numpy() * bars["PETROR90_R"].to_numpy()
+    truth = true_lengths(truth_path, bars["objid"])
+    cells = pd.read_csv(Path(search) / "best_cells.csv")
+    chosen = pin or json.loads((Path(search) / "chosen.json").read_text())
+    if pin:
+        cells = pd.concat([cells, pd.DataFrame([pin])], ignore_index=True)
+    map_width = maps["vgg16"].shape[-1]
+    metrics, per_galaxy, flag_counts = {}, [], Counter()
+    val, test = split == "validation", split == "test"
+    for cell in cells.to_dict("records"):
+        sets = mode_heatmaps(maps, cell["mode"], bool(cell["xinput"]), grey_images)
+        lengths, flags = measure_mode(sets, cell["corr_threshold"], int(cell["len_threshold"]))
+        measured = in_catalogue_units(lengths, bars, map_width)
+        key = f"{cell['mode']}{'_xinput' if cell['xinput'] else ''}"
+        m = {"corr_threshold": cell["corr_threshold"], "len_threshold": int(cell["len_threshold"]),
+             "vs_catalogue": evaluate(measured[val], measured[test], hoyle[val], hoyle[test]),
+             "flags": dict(Counter(flags[test]))}
+        if truth is not None:
+            m["vs_truth"] = evaluate(measured[val], measured[test], truth[val], truth[test])
+        metrics[key] = m
+        flag_counts.update({f"{key}:{f}": int(c) for f, c in Counter(flags).items() if f != OK})
+        is_chosen = all(str(cell[k]) == str(chosen[k]) for k in ("mode", "xinput", "corr_threshold")) and int(cell["len_threshold"]) == int(chosen["len_threshold"])
+        if is_chosen:
+            per_galaxy = pd.DataFrame({"objid": bars["objid"], "split": split, "length_map_px": lengths, "measured": measured,
+                                       "hoyle": hoyle, "true": truth if truth is not None else np.nan, "flag": flags})
+    if flag_counts:
+        log.warning("flagged heatmaps (no length measured): %s", dict(flag_counts))
+    chosen_key = f"{chosen['mode']}{'_xinput' if chosen['xinput'] else ''}"
+    log.info("chosen %s: test r vs catalogue %s, vs truth %s", chosen_key, metrics[chosen_key]["vs_catalogue"].get("pearson_r"),
+             metrics[chosen_key].get("vs_truth", {}).get("pearson_r"))
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    with atomic_path(Path(out_dir) / "lengths.csv") as tmp:
+        per_galaxy.to_csv(tmp, index=False)
+    write_json("out/metrics/barlength.json", {"modes": metrics, "chosen": chosen_key, "chosen_cell": chosen,
+                                              "n_validation": int(val.sum()), "n_test": int(test.sum()), "flagged": dict(flag_counts)})
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:]))
