@@ -1,0 +1,129 @@
+"""Morphology CNNs of the saliency study (SPEC §2): Galaxy Zoo vote fractions from images.
+
+Three `keras.applications` backbones with every ReLU replaced by swish and a sigmoid head
+(vote fractions lie in [0, 1]). Inputs are images scaled to [0, 1] (the stage divides uint8
+pixels by 255), as in the original study; no ImageNet-specific preprocessing is applied, so
+with `weights="imagenet"` the backbone is fine-tuned from a slightly shifted input range.
+"""
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+BACKBONES = {
+    "vgg16": keras.applications.VGG16,
+    "resnet50v2": keras.applications.ResNet50V2,
+    "xception": keras.applications.Xception,
+}
+
+
+def _swish_instead_of_relu(layer):
+    """`clone_model` hook: a fresh copy of `layer`, with swish wherever it used ReLU.
+
+    Covers layers with `activation="relu"` (Conv2D, Dense, Activation) and ReLU layers.
+    Editing the config (not the live layer) means the swish is what gets serialised.
+    """
+    if isinstance(layer, layers.ReLU):
+        return layers.Activation("swish", name=layer.name)
+    config = layer.get_config()
+    if config.get("activation") == "relu":
+        config["activation"] = "swish"
+    return layer.__class__.from_config(config)
+
+
+def swish_backbone(name, input_shape, weights=None):
+    """A headless `keras.applications` backbone whose ReLUs are all swish, weights kept."""
+    if name not in BACKBONES:
+        raise ValueError(f"unknown backbone {name!r}; expected one of {sorted(BACKBONES)}")
+    original = BACKBONES[name](include_top=False, weights=weights, input_shape=input_shape)
+    inputs = keras.Input(shape=input_shape, name="image")
+    backbone = keras.models.clone_model(
+        original, input_tensors=inputs, clone_function=_swish_instead_of_relu
+    )
+    # Same topology and layer order, so the (possibly pretrained) weights map one to one.
+    backbone.set_weights(original.get_weights())
+    return backbone
+
+
+def build_model(name, input_shape, n_outputs, weights=None):
+    """Backbone `name` (vgg16 | resnet50v2 | xception) with the study's head.
+
+    VGG16: Flatten -> Dense(16n, swish) -> Dense(8n, swish) -> Dense(n, sigmoid).
+    ResNet50V2 / Xception: GlobalAveragePooling2D -> Dense(n, sigmoid).
+    `weights`: None (random init) or "imagenet" (needs network and 3 channels).
+    """
+    backbone = swish_backbone(name, input_shape, weights)
+    x = backbone.output
+    if name == "vgg16":
+        x = layers.Flatten(name="flatten")(x)
+        x = layers.Dense(16 * n_outputs, activation="swish", name="fc1")(x)
+        x = layers.Dense(8 * n_outputs, activation="swish", name="fc2")(x)
+    else:
+        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    # Sigmoid because vote fractions are in [0, 1]; kept as the last layer so saliency
+    # tools can swap it for a linear activation.
+    outputs = layers.Dense(n_outputs, activation="sigmoid", name="predictions")(x)
+    return keras.Model(backbone.input, outputs, name=name)
+
+
+def compile_model(model, lr, decay=0.0, jit_compile=False):
+    """Adam with Keras 2's `decay` (lr_t = lr / (1 + decay * step)), MSE loss, RMSE metric.
+
+    With decay > 0 the learning rate is an InverseTimeDecay schedule, which
+    `keras.callbacks.ReduceLROnPlateau` cannot change (it raises TypeError when it fires);
+    with decay == 0 it is a plain float that ReduceLROnPlateau can lower.
+    `jit_compile`: True / False / "auto"; XLA helps VGG16 and ResNet50V2 on CPU but slows
+    Xception (SPEC §10), so choose it per backbone.
+    """
+    if decay > 0:
+        lr = keras.optimizers.schedules.InverseTimeDecay(
+            initial_learning_rate=lr, decay_steps=1, decay_rate=decay
+        )
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=lr),
+        loss="mse",
+        metrics=[keras.metrics.RootMeanSquaredError(name="rmse")],
+        jit_compile=jit_compile,
+    )
+    return model
+
+
+def augmentation(
+    rotation_range=0.0,
+    width_shift_range=0.0,
+    height_shift_range=0.0,
+    horizontal_flip=False,
+    vertical_flip=False,
+    brightness_delta=0.0,
+    fill_mode="reflect",
+    seed=0,
+):
+    """Random training-time transforms for images in [0, 1]; inactive at inference.
+
+    rotation_range: max rotation in degrees (as ImageDataGenerator); shifts: fractions of
+    the image size; brightness_delta: max additive shift as a fraction of [0, 1] (Keras 3's
+    RandomBrightness is additive, unlike ImageDataGenerator's multiplicative range).
+    Each layer gets its own seed (seed, seed + 1, ...) so their random draws are independent.
+    """
+    pipeline = keras.Sequential(name="augmentation")
+    seeds = iter(range(seed, seed + 4))
+    if rotation_range:
+        pipeline.add(layers.RandomRotation(
+            rotation_range / 360.0, fill_mode=fill_mode, seed=next(seeds), name="rotation"))
+    flip_mode = {
+        (True, True): "horizontal_and_vertical",
+        (True, False): "horizontal",
+        (False, True): "vertical",
+    }.get((bool(horizontal_flip), bool(vertical_flip)))
+    if flip_mode:
+        pipeline.add(layers.RandomFlip(flip_mode, seed=next(seeds), name="flip"))
+    if width_shift_range or height_shift_range:
+        pipeline.add(layers.RandomTranslation(
+            height_shift_range, width_shift_range, fill_mode=fill_mode, seed=next(seeds),
+            name="shift"))
+    if brightness_delta:
+        pipeline.add(layers.RandomBrightness(
+            brightness_delta, value_range=(0.0, 1.0), seed=next(seeds), name="brightness"))
+    if not pipeline.layers:
+        pipeline.add(layers.Identity(name="no_augmentation"))  # an empty Sequential can't build
+    return pipeline
