@@ -101,7 +101,8 @@ def test_nulls_are_dropped_pairwise():
     residual = ind.quadratic_residual(y_d, x_d)
     assert np.isnan(residual[~keep]).all()
     np.testing.assert_allclose(residual[keep].reshape(y_c.shape), ind.quadratic_residual(y_c, x_c))
-    np.testing.assert_allclose(ind.predictive_efficiency(y_d, x_d), ind.predictive_efficiency(y_c, x_c))
+    np.testing.assert_allclose(ind.predictive_efficiency(y_d, x_d),
+                               ind.predictive_efficiency(y_c, x_c))
     np.testing.assert_allclose(ind.local_correlation(y_d, x_d, rng=0)[0],
                                ind.local_correlation(y_c, x_c, rng=0)[0])
     null = ind.local_correlation(y_d, x_d, rng=0)[1]
@@ -140,7 +141,8 @@ def test_unit_weights_give_unweighted_results():
     y, x, c = neighbourhoods(direct_effect=0.3, seed=11)
     ones = np.ones_like(y)
     np.testing.assert_allclose(ind.quadratic_residual(y, x, ones), ind.quadratic_residual(y, x))
-    np.testing.assert_allclose(ind.predictive_efficiency(y, x, ones), ind.predictive_efficiency(y, x))
+    np.testing.assert_allclose(ind.predictive_efficiency(y, x, ones),
+                               ind.predictive_efficiency(y, x))
     np.testing.assert_allclose(ind.local_correlation(y, x, 0, ones)[0],
                                ind.local_correlation(y, x, 0)[0])
     np.testing.assert_allclose(ind.conditional_correlation(y, x, c, 0, ones)[0],
