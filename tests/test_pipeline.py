@@ -106,6 +106,16 @@ def test_bar_length_outputs(clone):
     assert maps.dtype == np.float16 and maps.min() >= 0 and maps.max() <= 1
 
 
+def test_figures_and_plots_page(clone):
+    dst, env, _ = clone
+    pngs = {p.name for p in (dst / "out/figures").glob("*.png")}
+    assert {"morphology_learning_curves.png", "bar_heatmaps.png", "bar_lengths.png", "morphology_class_heatmaps.png"} <= pngs
+    _run(["dvc", "plots", "show", "-o", "dvc_plots"], dst, env)
+    page = (dst / "dvc_plots" / "index.html").read_text()
+    for name in pngs:
+        assert name in page, name
+
+
 def test_second_repro_reruns_nothing(clone):
     dst, env, _ = clone
     log = _run(["dvc", "repro"], dst, env)
