@@ -1,0 +1,284 @@
+"""TRIM: importance of radial Fourier bands for a trained image model (SPEC §8).
+
+The model f works on images x; TRIM re-parametrises it as f' = f ∘ FFT⁻¹ and scores each radial
+band of the Fourier coefficients s = FFT2(x). Bands are annuli of the unshifted FFT plane (the
+layout of tf.signal.fft2d); every mask is symmetric under k → −k, so the band component
+x_b = real(IFFT2(s·M_b)) of a real image is itself real and the components add up to x.
+
+Methods (all scores are per image and band, in units of the selected model output):
+  knockout                   f(x) − f(x − x_b)
+  integrated_gradients       IG along s_α = s·(1 − M_b) + α·s·M_b (baseline = band removed)
+  integrated_gradients_zero  IG along s_α = α·s (zero baseline), summed over each band
+  gradient_x_input           ∇f(x)·x_b, the first-order term
+
+Derivation of the Fourier-space IG. Treat the real and imaginary parts of s as the inputs of f'.
+On a straight path s_α = s' + α(s − s') the IG of coordinate k is (s_k − s'_k) ∫ ∂f'/∂s_k dα.
+Summed over the coordinates of band b this is ∫ Σ_k (s_k − s'_k) ∂f'/∂s_k dα; when s − s' lives in
+band b only (band-removed baseline) that sum is the full derivative d f'(s_α)/dα. Because x is
+linear in s, x_α = x − x_b + α·x_b and d f'(s_α)/dα = ∇f(x_α)·x_b, so
+
+    IG_b = ∫₀¹ ∇f(x − (1 − α)·x_b)·x_b dα  =  f(x) − f(x − x_b)     (completeness per band),
+
+i.e. with this baseline IG is a quadrature of the knockout score. With the zero baseline the path
+is x_α = α·x for every band and IG_b = ∫ ∇f(α·x)·x_b dα; the bands then share one path and
+Σ_b IG_b = f(x) − f(0). Integrals use the midpoint rule over `steps` values of α.
+"""
+from __future__ import annotations
+
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tqdm.auto import tqdm
+
+METHODS = ("integrated_gradients", "integrated_gradients_zero", "knockout", "gradient_x_input")
+
+
+# ----------------------------------------------------------------------------- bands and FFT
+def radial_band_masks(height: int, width: int, n_bands: int) -> np.ndarray:
+    """Binary annuli [n_bands, height, width] that cover the unshifted FFT plane exactly once.
+
+    Edges are evenly spaced in radial frequency from 0 to the largest radius (a corner), so the
+    DC term is in band 0 and the corner in the last band. |fftfreq| is symmetric under k → −k
+    (the Nyquist row maps onto itself), hence so is every mask.
+    """
+    fy = np.fft.fftfreq(height)[:, None]
+    fx = np.fft.fftfreq(width)[None, :]
+    radius = np.sqrt(fy**2 + fx**2)
+    band = np.minimum((radius / radius.max() * n_bands).astype(int), n_bands - 1)
+    return (band[None] == np.arange(n_bands)[:, None, None]).astype(np.float32)
+
+
+def _fft_nchw(images) -> tf.Tensor:
+    """FFT2 over H, W of NHWC images, returned as complex [N, C, H, W]."""
+    x = tf.transpose(tf.convert_to_tensor(images, tf.float32), [0, 3, 1, 2])
+    return tf.signal.fft2d(tf.complex(x, tf.zeros_like(x)))
+
+
+def _filtered(images, keep_mask) -> tf.Tensor:
+    """Complex IFFT2(FFT2(x)·mask) as NHWC; mask is [H, W] or [N, H, W]."""
+    mask = tf.convert_to_tensor(keep_mask, tf.float32)
+    mask = mask[:, None] if mask.shape.rank == 3 else mask  # broadcast over channels
+    s = _fft_nchw(images) * tf.complex(mask, tf.zeros_like(mask))
+    return tf.transpose(tf.signal.ifft2d(s), [0, 2, 3, 1])
+
+
+def remove_bands(images, keep_mask) -> tf.Tensor:
+    """real(IFFT2(FFT2(x)·keep_mask)) per channel, NHWC float32 (keep_mask [H, W] or [N, H, W])."""
+    return tf.math.real(_filtered(images, keep_mask))
+
+
+def imag_residue(images, keep_mask) -> float:
+    """max |imag(IFFT2(FFT2(x)·keep_mask))|: ~0 when the mask is k → −k symmetric."""
+    return float(tf.reduce_max(tf.abs(tf.math.imag(_filtered(images, keep_mask)))))
+
+
+def band_components(images, masks) -> tf.Tensor:
+    """x_b = real(IFFT2(FFT2(x)·M_b)) for every band: [N, n_bands, H, W, C]; Σ_b x_b = x."""
+    s = _fft_nchw(images)[:, None]  # [N, 1, C, H, W]
+    m = tf.convert_to_tensor(masks, tf.float32)[None, :, None]  # [1, B, 1, H, W]
+    parts = tf.math.real(tf.signal.ifft2d(s * tf.complex(m, tf.zeros_like(m))))
+    return tf.transpose(parts, [0, 1, 3, 4, 2])
+
+
+# ----------------------------------------------------------------------------- model access
+def _select(outputs, output_index: int) -> tf.Tensor:
+    """One output unit per row, whatever the model's output rank."""
+    outputs = tf.reshape(outputs, [tf.shape(outputs)[0], -1])
+    return outputs[:, output_index]
+
+
+def predict_output(model, images, output_index: int, batch_size: int = 64) -> np.ndarray:
+    """f(x) for the selected output unit, batched: [N]."""
+    images = tf.convert_to_tensor(images, tf.float32)
+    parts = [_select(model(images[i:i + batch_size], training=False), output_index)
+             for i in range(0, int(images.shape[0]), batch_size)]
+    return tf.concat(parts, 0).numpy()
+
+
+def _gradients(model, output_index, images, batch_size) -> tf.Tensor:
+    """∇f(x) for each image, batched: [N, H, W, C] (rows are independent at inference time)."""
+    out = []
+    for i in range(0, int(images.shape[0]), batch_size):
+        p = images[i:i + batch_size]
+        with tf.GradientTape() as tape:
+            tape.watch(p)
+            y = _select(model(p, training=False), output_index)
+        out.append(tape.gradient(y, p))
+    return tf.concat(out, 0)
+
+
+def _midpoints(steps: int) -> tf.Tensor:
+    """α values of the midpoint rule on (0, 1): error O(1/steps²) for smooth paths."""
+    return (tf.range(steps, dtype=tf.float32) + 0.5) / steps
+
+
+# ----------------------------------------------------------------------------- band scores
+def _ig_band_removed(model, output_index, x, parts, steps, batch_size):
+    """IG_b = mean_α ∇f(x − (1−α)x_b)·x_b for a chunk: x [c, H, W, C], parts [c, B, H, W, C]."""
+    c, n_bands = parts.shape[0], parts.shape[1]
+    alpha = _midpoints(steps)[None, None, :, None, None, None]
+    points = x[:, None, None] - (1.0 - alpha) * parts[:, :, None]  # [c, B, S, H, W, C]
+    grads = _gradients(model, output_index, tf.reshape(points, [-1, *x.shape[1:]]), batch_size)
+    grads = tf.reshape(grads, [c, n_bands, steps, *x.shape[1:]])
+    return tf.reduce_mean(tf.einsum("nbshwc,nbhwc->nbs", grads, parts), axis=2)
+
+
+def _ig_zero(model, output_index, x, parts, steps, batch_size):
+    """IG_b = mean_α ∇f(α·x)·x_b: one gradient per α, shared by all bands."""
+    alpha = _midpoints(steps)[None, :, None, None, None]
+    points = tf.reshape(alpha * x[:, None], [-1, *x.shape[1:]])  # [c·S, H, W, C]
+    grads = _gradients(model, output_index, points, batch_size)
+    grads = tf.reduce_mean(tf.reshape(grads, [x.shape[0], steps, *x.shape[1:]]), axis=1)
+    return tf.einsum("nhwc,nbhwc->nb", grads, parts)
+
+
+def _knockout(model, output_index, x, parts, batch_size):
+    """f(x) − f(x − x_b) for every band."""
+    c, n_bands = parts.shape[0], parts.shape[1]
+    removed = tf.reshape(x[:, None] - parts, [-1, *x.shape[1:]])
+    f_removed = predict_output(model, removed, output_index, batch_size).reshape(c, n_bands)
+    return predict_output(model, x, output_index, batch_size)[:, None] - f_removed
+
+
+def _gradient_x_input(model, output_index, x, parts, batch_size):
+    """∇f(x)·x_b: the first-order Taylor term of each band."""
+    return tf.einsum("nhwc,nbhwc->nb", _gradients(model, output_index, x, batch_size), parts)
+
+
+def band_importance(model, images, output_index: int, masks, method: str,
+                    steps: int = 32, batch_size: int = 64) -> np.ndarray:
+    """Raw TRIM scores [n_images, n_bands] of one model output (see the module docstring).
+
+    `steps` is the number of α values for the IG methods; `batch_size` caps the model batch.
+    Images are processed in chunks sized so one chunk's path points fill about one batch.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
+    images = tf.convert_to_tensor(images, tf.float32)
+    n_bands = int(np.shape(masks)[0])
+    per_image = {"integrated_gradients": n_bands * steps, "integrated_gradients_zero": steps,
+                 "knockout": n_bands + 1, "gradient_x_input": 1}[method]
+    chunk = max(1, batch_size // per_image)
+    scores = []
+    for i in range(0, int(images.shape[0]), chunk):
+        x = images[i:i + chunk]
+        parts = band_components(x, masks)
+        if method == "integrated_gradients":
+            s = _ig_band_removed(model, output_index, x, parts, steps, batch_size)
+        elif method == "integrated_gradients_zero":
+            s = _ig_zero(model, output_index, x, parts, steps, batch_size)
+        elif method == "knockout":
+            s = _knockout(model, output_index, x, parts, batch_size)
+        else:
+            s = _gradient_x_input(model, output_index, x, parts, batch_size)
+        scores.append(np.asarray(s))
+    return np.concatenate(scores, 0)
+
+
+def normalise_by_prediction(scores, predictions) -> np.ndarray:
+    """Scores divided by the image's prediction f(x), as in the paper's band curves."""
+    return np.asarray(scores) / np.asarray(predictions)[:, None]
+
+
+def mean_curve(scores) -> np.ndarray:
+    """Mean importance of each band over images: [n_bands]."""
+    return np.mean(np.asarray(scores), axis=0)
+
+
+# ----------------------------------------------------------------------------- paper simulation
+def simulate_band_dataset(n_images: int, size: int, n_bands: int, target_band: int, rng,
+                          amplitude_sigma: float = 0.5):
+    """Gaussian random images whose label depends on the power in one band (paper §4).
+
+    White noise is filtered in Fourier space by a per-image, per-band log-normal gain
+    exp(amplitude_sigma·z), so every band's power varies independently across images; the
+    label is 1 where the power of `target_band` exceeds its median over the dataset.
+    Returns images [n, size, size, 1] float32 and labels [n] float32.
+    """
+    masks = radial_band_masks(size, size, n_bands)
+    spectrum = np.fft.fft2(rng.standard_normal((n_images, size, size)))
+    gains = np.exp(amplitude_sigma * rng.standard_normal((n_images, n_bands)))
+    spectrum *= np.einsum("nb,bhw->nhw", gains, masks)  # symmetric gains keep images real
+    power = np.sum(np.abs(spectrum * masks[target_band]) ** 2, axis=(1, 2))
+    images = np.fft.ifft2(spectrum).real[..., None].astype(np.float32)
+    return images, (power > np.median(power)).astype(np.float32)
+
+
+def train_band_classifier(images, labels, epochs: int, seed: int, filters=(8,),
+                          kernel_size: int = 9, learning_rate: float = 2e-2,
+                          batch_size: int = 64) -> keras.Model:
+    """Small CNN (conv + ReLU layers, global average pooling, sigmoid unit) for band power.
+
+    A ReLU of a band-pass filtered Gaussian field averages to a value proportional to its
+    amplitude, so one wide kernel (it must resolve a band in frequency) plus pooling suffices.
+    """
+    keras.utils.set_random_seed(seed)
+    layers = [keras.layers.Conv2D(f, kernel_size, padding="same", activation="relu")
+              for f in filters]
+    model = keras.Sequential([keras.Input(images.shape[1:]), *layers,
+                              keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(keras.optimizers.Adam(learning_rate), "binary_crossentropy",
+                  metrics=["accuracy"])
+    model.fit(images, labels, epochs=epochs, batch_size=batch_size, verbose=0)
+    return model
+
+
+def _rank_first(scores, aggregate: str) -> int:
+    """Band with the largest mean |score| ("mean_abs") or mean score ("mean") over images."""
+    curve = np.mean(np.abs(scores) if aggregate == "mean_abs" else scores, axis=0)
+    return int(np.argmax(curve))
+
+
+def validate_methods(n_datasets: int, n_images: int, size: int, n_bands: int, methods,
+                     epochs: int, seed: int, n_explain: int, steps: int = 16,
+                     aggregate: str = "mean_abs", amplitude_sigma: float = 0.5,
+                     batch_size: int = 256, classifier_kwargs: dict | None = None) -> dict:
+    """Paper §4 check: how often does each method rank the band that sets the label first?
+
+    Each dataset draws a random true band, trains a classifier on `n_images` simulated images
+    and explains `n_explain` held-out ones. A band "ranked first" has the largest aggregate
+    (mean |score| by default: images below the median push f the other way) over those images.
+    Returns per-method error counts / rates (with binomial standard error) and per-dataset
+    details: true band, held-out accuracy, seconds, each method's ranked-first band and curves.
+    """
+    rng = np.random.default_rng(seed)
+    masks = radial_band_masks(size, size, n_bands)
+    datasets = []
+    for d in tqdm(range(n_datasets), desc="trim_validate"):
+        target = int(rng.integers(n_bands))
+        images, labels = simulate_band_dataset(n_images + n_explain, size, n_bands, target, rng,
+                                               amplitude_sigma)
+        start = time.perf_counter()
+        model = train_band_classifier(images[:n_images], labels[:n_images], epochs, seed + d,
+                                      **(classifier_kwargs or {}))
+        record = {"target_band": target, "seconds_train": time.perf_counter() - start,
+                  "accuracy": float(model.evaluate(images[n_images:], labels[n_images:],
+                                                   verbose=0)[1]),
+                  "ranked_first": {}, "curve_mean": {}, "curve_mean_abs": {}, "seconds": {}}
+        for method in methods:
+            start = time.perf_counter()
+            scores = band_importance(model, images[n_images:], 0, masks, method, steps, batch_size)
+            record["seconds"][method] = time.perf_counter() - start
+            record["ranked_first"][method] = _rank_first(scores, aggregate)
+            record["curve_mean"][method] = mean_curve(scores).tolist()
+            record["curve_mean_abs"][method] = mean_curve(np.abs(scores)).tolist()
+        datasets.append(record)
+    return {"aggregate": aggregate, "methods": _error_rates(datasets, methods),
+            "datasets": datasets}
+
+
+def _error_rates(datasets, methods) -> dict:
+    """Errors = datasets whose ranked-first band is not the true one; stderr is binomial."""
+    n = len(datasets)
+    out = {}
+    for method in methods:
+        errors = sum(r["ranked_first"][method] != r["target_band"] for r in datasets)
+        rate = errors / n
+        out[method] = {"errors": errors, "n_datasets": n, "error_rate": rate,
+                       "stderr": float(np.sqrt(rate * (1 - rate) / n)),
+                       "seconds_per_dataset": float(np.mean([r["seconds"][method]
+                                                             for r in datasets]))}
+    return out
