@@ -169,3 +169,16 @@ def test_augmentation_is_seeded():
 def test_no_augmentation_is_the_identity():
     x = images((16, 16, 3), n=2)
     np.testing.assert_array_equal(augmentation()(x, training=True), x)
+
+
+def test_output_bias_starts_at_the_training_mean():
+    import numpy as np
+
+    from galaxy_xai.models.morphology import build_model
+
+    mean = np.linspace(0.02, 0.9, 5)
+    model = build_model("resnet50v2", (72, 72, 3), 5, output_mean=mean)
+    # Zero the last kernel: the output is then the sigmoid of the bias alone.
+    kernel, bias = model.get_layer("predictions").get_weights()
+    model.get_layer("predictions").set_weights([np.zeros_like(kernel), bias])
+    np.testing.assert_allclose(model.predict(np.zeros((1, 72, 72, 3)), verbose=0)[0], mean, rtol=1e-4)

@@ -8,6 +8,7 @@ with `weights="imagenet"` the backbone is fine-tuned from a slightly shifted inp
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import layers
 
 BACKBONES = {
@@ -45,12 +46,14 @@ def swish_backbone(name, input_shape, weights=None):
     return backbone
 
 
-def build_model(name, input_shape, n_outputs, weights=None):
+def build_model(name, input_shape, n_outputs, weights=None, output_mean=None):
     """Backbone `name` (vgg16 | resnet50v2 | xception) with the study's head.
 
     VGG16: Flatten -> Dense(16n, swish) -> Dense(8n, swish) -> Dense(n, sigmoid).
     ResNet50V2 / Xception: GlobalAveragePooling2D -> Dense(n, sigmoid).
     `weights`: None (random init) or "imagenet" (needs network and 3 channels).
+    `output_mean`: the training mean of each vote fraction; the sigmoid's bias starts at its
+    logit, so an untrained model already predicts the mean and training refines from there.
     """
     backbone = swish_backbone(name, input_shape, weights)
     x = backbone.output
@@ -62,7 +65,11 @@ def build_model(name, input_shape, n_outputs, weights=None):
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
     # Sigmoid because vote fractions are in [0, 1]; kept as the last layer so saliency
     # tools can swap it for a linear activation.
-    outputs = layers.Dense(n_outputs, activation="sigmoid", name="predictions")(x)
+    bias = "zeros"
+    if output_mean is not None:
+        p = np.clip(np.asarray(output_mean, dtype="float64"), 1e-4, 1 - 1e-4)
+        bias = keras.initializers.Constant(np.log(p / (1 - p)))
+    outputs = layers.Dense(n_outputs, activation="sigmoid", bias_initializer=bias, name="predictions")(x)
     return keras.Model(backbone.input, outputs, name=name)
 
 
