@@ -111,6 +111,8 @@ def test_nulls_get_the_training_median_and_stats_are_reused():
     main_sub, add_sub = scl.dataset_inputs("Mopt", sub, stats=stats)
     np.testing.assert_allclose(main_sub, main[40:], rtol=1e-6)
     np.testing.assert_allclose(add_sub, add[40:], rtol=1e-6)
+    with pytest.raises(ValueError):
+        scl.dataset_inputs("MoptMir", sub, stats=stats)
 
 
 def test_image_rows_follow_the_row_column_and_ioptnorm_divides_by_clipped_flux(catalog):
@@ -135,10 +137,13 @@ def test_to_bin_clips_into_range():
     edges = scl.bin_edges(10, 6.0, 12.5)
     assert len(edges) == 11 and edges[0] == 6.0 and edges[-1] == 12.5
     width = 0.65
-    y = np.array([-9999.0, 5.0, 6.0, 6.0 + 3.5 * width, 12.4999, 12.5, 13.0])
-    np.testing.assert_array_equal(scl.to_bin(y, edges), [0, 0, 0, 3, 9, 9, 9])
+    y = np.array([-3.0, 5.0, 6.0, 6.0 + 3.5 * width, 12.4999, 12.5, 13.0, 50.0])
+    np.testing.assert_array_equal(scl.to_bin(y, edges), [0, 0, 0, 3, 9, 9, 9, 9])
     hot = scl.one_hot(scl.to_bin(y, edges), 10)
-    assert hot.shape == (7, 10) and (hot.sum(1) == 1).all() and hot[3, 3] == 1
+    assert hot.shape == (8, 10) and (hot.sum(1) == 1).all() and hot[3, 3] == 1
+    for null in (-9999.0, np.nan):  # a missing target is not an extreme one
+        with pytest.raises(ValueError):
+            scl.to_bin(np.array([9.0, null]), edges)
 
 
 def _fit(model, ds, steps, lr=1e-3):
@@ -174,14 +179,16 @@ def test_one_step_images_reports_every_loss(catalog):
 
 def test_mi_only_has_no_decoder_and_trains_on_cross_entropy(catalog):
     df, images = catalog
-    main, add = scl.dataset_inputs("Iopt_r", df, images)
+    main, add = scl.dataset_inputs("Mopt+Mir", df)
     edges = scl.bin_edges(BINS)
-    model = scl.SCLModel(main.shape[1:], add.shape[1], bins=BINS, width=0.125, mi_only=True)
+    model = scl.SCLModel(main.shape[1:], add.shape[1], bins=BINS, n_layers=3, mi_only=True)
     assert model.decoder is None and model.e == 0
-    assert model.encoder.output.shape[-1] == model.m
     ds = scl.train_dataset(main, add, df["lgm_tot_p50"].to_numpy(), edges, 8, pairs=False)
     history = _fit(model, ds, 1)
     assert set(history) == {"loss", "ce"} and history["loss"] == history["ce"]
+    # the image variant: encoder + estimator only, latent of m = 16 dims
+    image_model = scl.SCLModel(IMG + (1,), 1, bins=BINS, width=0.125, mi_only=True)
+    assert image_model.decoder is None and image_model.encoder.output.shape[-1] == 16
 
 
 def test_latent_contrast_is_minus_log_p_over_p_plus_n(catalog):
@@ -223,7 +230,7 @@ def test_loss_decreases_on_an_easy_problem():
     model = scl.SCLModel((5,), 6, bins=BINS, n_layers=4, seed=0)
     ds = scl.train_dataset(main, add, y, edges, batch_size=16, seed=0)
     history = _fit(model, ds, 30, lr=2e-3)
-    assert np.mean(history["ce"][-5:]) < 0.7 * np.mean(history["ce"][:5])
+    assert np.mean(history["ce"][-5:]) < 0.8 * np.mean(history["ce"][:5])  # ~0.6 in practice
     assert np.mean(history["loss"][-5:]) < np.mean(history["loss"][:5])
 
 
