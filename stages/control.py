@@ -47,7 +47,7 @@ def main(params_path="params.yaml", prepared="out/prepared/galaxy_zoo", out_dir=
     model = build_regressor(shape, weights)
     model.compile(optimizer=keras.optimizers.Adam(lr), loss="mse", metrics=[keras.metrics.RootMeanSquaredError(name="rmse")])
     ds = image_batches(images, fit["row"], fit[["length_scaled"]], batch, shuffle=True, seed=seed, augment=augmentation(**aug, seed=seed))
-    model.fit(ds, epochs=epochs, verbose=2)
+    model.fit(ds, epochs=epochs, verbose=1)  # a progress bar: epochs take minutes on a CPU
     pred = predict_rows(model, images, test["row"], batch)[:, 0]
     measured = pred * test["PETROR90_R"].to_numpy()
     hoyle = test["length_scaled"].to_numpy() * test["PETROR90_R"].to_numpy()

@@ -48,7 +48,7 @@ def main(name, params_path="params.yaml", prepared="out/prepared/galaxy_zoo", ou
         ]
         if cfg["decay"] == 0:  # ReduceLROnPlateau cannot lower a decay schedule
             callbacks.insert(0, keras.callbacks.ReduceLROnPlateau(**cfg["reduce_lr"]))
-        history = model.fit(train_ds, validation_data=val_ds, epochs=cfg["epochs"], callbacks=callbacks, verbose=2)
+        history = model.fit(train_ds, validation_data=val_ds, epochs=cfg["epochs"], callbacks=callbacks, verbose=1)
         model.save(tmp / "model.keras")
         val_rmse = float(model.evaluate(val_ds, verbose=0, return_dict=True)["rmse"])
     write_json(Path("out/metrics") / f"train_{name}.json", {
