@@ -10,7 +10,10 @@ import pandas as pd
 from galaxy_xai.data.formats import VOTE_COLUMNS
 from galaxy_xai.io import get_logger, load_params, require
 from galaxy_xai.params import MORPHOLOGY_MODELS
+from galaxy_xai.plots import mi as mi_plots
 from galaxy_xai.plots import morphology as morph_plots
+from galaxy_xai.plots import stellar_mass as sm_plots
+from galaxy_xai.plots import trim as trim_plots
 from galaxy_xai.xai.smoothgrad import smoothgrad
 
 log = get_logger("stage.figures")
@@ -45,12 +48,64 @@ def morphology_figures(params, out: Path, source):
     morph_plots.length_scatter(lengths[lengths["split"] == "test"], out / "bar_lengths.png", title=metrics["chosen"])
 
 
+def load_trim(folder: Path) -> dict:
+    """One trim@<name> output: curves.json, per-image normalised scores, sample table, band images."""
+    curves = json.loads((folder / "curves.json").read_text())
+    scores = np.load(folder / "scores.npz")
+    return {"curves": curves, "normalised": {m: scores[f"normalised_{m}"] for m in curves["methods"]},
+            "sample": pd.read_parquet(folder / "sample.parquet"), "bands": np.load(folder / "bands_example.npy")}
+
+
+def trim_figures(out: Path, root=Path("out/trim"), validate=Path("out/trim_validate"), metrics=Path("out/metrics/trim_validate.json")):
+    """Band curves per model (paper Fig. 3), curves by property (Fig. 4), the known-band validation."""
+    order = list(MORPHOLOGY_MODELS)  # the morphology CNNs first, then the rest (SFNet) by name
+    names = sorted((p.parent.name for p in root.glob("*/curves.json")), key=lambda n: (order.index(n) if n in order else len(order), n))
+    studies = {name: load_trim(root / name) for name in names}
+    for name, study in studies.items():
+        trim_plots.band_curves(study, out / f"trim_{name}.png")
+    trim_plots.curves_by_property(studies, out / "trim_by_property.png")
+    trim_plots.validation(json.loads(metrics.read_text()), json.loads((validate / "datasets.json").read_text())["datasets"],
+                          out / "trim_validate.png")
+
+
+def _first_split(splits: dict) -> str:
+    """The test split, else the validation one (a tiny run may lack a split)."""
+    return next(s for s in ("test", "validation", "train") if s in splits)
+
+
+def stellar_mass_figures(params, out: Path, source, scl_root=Path("out/scl"), tests_root=Path("out/local_tests")):
+    """SCL estimates against the catalogue mass, and local corr against its permuted null."""
+    datasets = require(params, "scl.datasets", list, source=source)
+    query = require(params, "local_tests.query", str, source=source)
+    condition = require(params, "local_tests.condition", str, source=source)
+    tables = {d: pd.read_parquet(scl_root / d / "predictions.parquet") for d in datasets}
+    splits = {d: json.loads((scl_root / d / "summary.json").read_text())["splits"] for d in datasets}
+    split = _first_split(splits[datasets[0]])
+    scores = {d: splits[d][split]["mean"] for d in datasets if split in splits[d]}
+    target = require(params, "scl.target", str, source=source)
+    sm_plots.estimates_vs_truth(tables, scores, out / "scl_estimates.png", split=split,
+                                mass_label=f"catalogue {target} (= true log M* when simulated)")
+    tests = {d: pd.read_parquet(tests_root / d / "tests.parquet") for d in datasets}
+    sm_plots.corr_vs_null(tests, out / "local_tests_corr.png", query, condition, split=split)
+
+
+def mi_figures(params, out: Path, source, root=Path("out/mi/decompose")):
+    """Mean information components of every configured pair."""
+    pairs = require(params, "mi.pairs", list, source=source)
+    splits = {p: json.loads((root / p / "summary.json").read_text())["splits"] for p in pairs}
+    split = _first_split(splits[pairs[0]])
+    mi_plots.stacked_components({p: splits[p][split] for p in pairs}, out / "mi_components.png", split=split)
+
+
 def main(params_path="params.yaml", out_dir="out/figures"):
     params = load_params(params_path)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     log.info("rendering figures into %s", out)
     morphology_figures(params, out, params_path)
+    trim_figures(out)
+    stellar_mass_figures(params, out, params_path)
+    mi_figures(params, out, params_path)
 
 
 if __name__ == "__main__":

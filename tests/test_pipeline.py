@@ -1,6 +1,7 @@
 """End to end: the real pipeline (`dvc repro`) on a tiny simulated universe in a temporary clone."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -25,6 +26,18 @@ TINY = {
     "xai.corr_thresholds": [0.5],
     "xai.len_thresholds": [3],
     "xai.control.epochs": 1,
+    "trim.n_images": 4,
+    "trim.steps": 2,
+    "trim.validate.n_datasets": 2,
+    "trim.validate.n_images": 200,
+    "trim.validate.epochs": 2,
+    "trim.validate.n_explain": 8,
+    "trim.validate.steps": 2,
+    "sfnet.batch_size": 8,
+    "sfnet.dense_epochs": 1,
+    "sfnet.epochs": 1,
+    "sfnet.k_list": [2, 4],
+    "sfnet.xgboost": {"n_estimators": 5, "max_depth": 2, "learning_rate": 0.3},
 }
 
 
@@ -106,10 +119,32 @@ def test_bar_length_outputs(clone):
     assert maps.dtype == np.float16 and maps.min() >= 0 and maps.max() <= 1
 
 
+TRIM_MODELS = ["vgg16", "resnet50v2", "xception", "sfnet_metallicity"]
+
+
+def test_trim_outputs(clone):
+    dst, _, _ = clone
+    params = yaml.safe_load(open(dst / "params.yaml"))
+    n_bands = params["trim"]["n_bands"]
+    for name in TRIM_MODELS:
+        curves = json.loads((dst / f"out/trim/{name}/curves.json").read_text())
+        metrics = json.loads((dst / f"out/metrics/trim_{name}.json").read_text())
+        for method in params["trim"]["methods"]:
+            assert len(curves["methods"][method]["mean"]) == n_bands, (name, method)
+            assert 0 <= metrics["methods"][method]["peak_band"] < n_bands
+        assert 0 < metrics["n_normalised"] <= metrics["n_images"] <= TINY["trim.n_images"]
+    validate = json.loads((dst / "out/metrics/trim_validate.json").read_text())
+    for method in params["trim"]["validate"]["methods"]:
+        m = validate["methods"][method]
+        assert m["n_datasets"] == TINY["trim.validate.n_datasets"] and 0 <= m["errors"] <= m["n_datasets"]
+        assert m["error_percent"] <= m["upper95_percent"] <= 100
+
+
 def test_figures_and_plots_page(clone):
     dst, env, _ = clone
     pngs = {p.name for p in (dst / "out/figures").glob("*.png")}
     assert {"morphology_learning_curves.png", "bar_heatmaps.png", "bar_lengths.png", "morphology_class_heatmaps.png"} <= pngs
+    assert {f"trim_{name}.png" for name in TRIM_MODELS} | {"trim_by_property.png", "trim_validate.png"} <= pngs
     _run(["dvc", "plots", "show", "-o", "dvc_plots"], dst, env)
     page = (dst / "dvc_plots" / "index.html").read_text()
     for name in pngs:
@@ -122,3 +157,47 @@ def test_second_repro_reruns_nothing(clone):
     assert "Running stage" not in log
     status = _run(["dvc", "status"], dst, env)
     assert "up to date" in status.lower()
+
+
+def test_sfnet_outputs(clone):
+    dst, _, _ = clone
+    k = yaml.safe_load(open(dst / "params.yaml"))["train"]["k"]
+    for target, n_out in [("metallicity", 1), ("lines", 4)]:
+        train = json.loads((dst / f"out/metrics/train_sfnet_{target}.json").read_text())
+        assert train["k"] == k and 0 < train["val_rmse"] < 5 and train["dense_val_rmse"] > 0
+        table = np.load(dst / f"out/sfnet/train/{target}/features.npz")
+        active = (table["features"] != 0).sum(axis=1)
+        assert table["features"].shape[1] == 512 and active.max() <= k and active.mean() > 0
+        assert table["predictions"].shape == (len(table["objID"]), n_out)
+        assert (dst / f"out/sfnet/train/{target}/live/metrics.json").is_file()
+    features = json.loads((dst / "out/metrics/sfnet_features.json").read_text())
+    assert 0 < features["metallicity"]["top"]["rank1"]["frequency"] <= 1
+    assert {"inclination", "ridge_r2_from_dense"} <= set(features["metallicity"])
+    assert {"top4", "all_active"} <= set(features["lines"]["svm_agn"])
+    figures = {p.name for p in (dst / "out/sfnet/features/figures").glob("*.png")}
+    assert "equations.png" in figures and any(n.startswith("bpt_lines_SL") for n in figures)
+    compare = json.loads((dst / "out/metrics/sfnet_compare.json").read_text())
+    for target in ["metallicity", "lines"]:
+        assert set(compare[target]["k_table"]) == {f"k{k}" for k in TINY["sfnet.k_list"]}
+        assert {"fit_on_train", "fit_on_validation"} <= set(compare[target]["xgboost"])
+    assert (dst / "out/sfnet/compare/figures/sfnet_vs_pca.png").is_file()
+
+
+def test_exp_run_with_another_k_reruns_only_the_sfnet_stages(clone):
+    """`dvc exp run -S train.k=4`: the two SFNets and their analysis rerun (and what consumes the
+    SFNet models, e.g. trim@sfnet_metallicity), not the dense twins, the k sweep nor other studies."""
+    dst, env, _ = clone
+    git = ["git", "-c", "user.email=ci@example.org", "-c", "user.name=ci"]
+    try:
+        log = _run(["dvc", "exp", "run", "-S", "train.k=4"], dst, env)
+        ran = set(re.findall(r"Running stage '([^']+)'", log))
+        assert {"train_sfnet@metallicity", "train_sfnet@lines", "sfnet_features"} <= ran, log[-3000:]
+        assert all("sfnet" in stage or stage == "figures" for stage in ran), ran
+        assert not ran & {"sfnet_compare", "sfnet_dense@metallicity", "sfnet_dense@lines"}, ran
+        diff = _run(["dvc", "metrics", "diff"], dst, env)
+        k_rows = [line for line in diff.splitlines() if "train_sfnet_metallicity.json" in line and re.search(r"\bk\b", line)]
+        assert k_rows and "4" in k_rows[0], diff
+        assert "sfnet_features.json" in diff, diff
+    finally:  # leave the clone as the other tests expect it
+        _run(git + ["checkout", "--", "."], dst, env)
+        _run(["dvc", "checkout", "--force"], dst, env)

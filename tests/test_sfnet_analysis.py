@@ -1,0 +1,215 @@
+"""SFNet feature analysis and training helpers: hand-made inputs with known answers."""
+import copy
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from galaxy_xai.data.lines import kauffmann_agn
+from galaxy_xai.io import ParamError
+from galaxy_xai.xai import sfnet_features as sf
+
+# Four galaxies x five features; feature 4 never fires.
+ACTS = np.array([
+    [0.0, 2.0, 1.0, 0.0, 0.0],
+    [3.0, 0.0, 1.0, 0.0, 0.0],
+    [0.0, 4.0, 0.0, 1.0, 0.0],
+    [0.0, 1.0, 2.0, 0.0, 0.0],
+])
+
+
+def test_activation_frequency_counts_non_zero_entries():
+    np.testing.assert_allclose(sf.activation_frequency(ACTS), [0.25, 0.75, 0.75, 0.25, 0.0])
+
+
+def test_scaled_activations_peak_at_one_and_keep_zeros():
+    scaled = sf.scale_activations(ACTS)
+    np.testing.assert_allclose(scaled.max(axis=0), [1, 1, 1, 1, 0])
+    np.testing.assert_array_equal(scaled == 0, ACTS == 0)
+    np.testing.assert_allclose(scaled[:, 1], [0.5, 0, 1, 0.25])
+
+
+def test_top_features_by_frequency_then_mean_and_only_active_ones():
+    # features 1 and 2 tie at 75 %: 1 has the larger mean (7/4 vs 1); then 0 (mean 3/4) before 3 (1/4)
+    np.testing.assert_array_equal(sf.top_features(ACTS), [1, 2, 0, 3])
+    np.testing.assert_array_equal(sf.top_features(ACTS, 2), [1, 2])
+
+
+def test_variance_explained_is_one_for_an_exact_linear_target_and_less_with_too_few_features():
+    rng = np.random.default_rng(0)
+    acts = rng.random((200, 6))
+    y = 1.5 + 2.0 * acts[:, 0] - 3.0 * acts[:, 1]
+    order = np.array([0, 1, 2, 3, 4, 5])
+    assert sf.variance_explained_by_top(acts, y, order, 2) == pytest.approx(1.0)
+    assert sf.variance_explained_by_top(acts, y, order, 1) < 0.5
+    two_outputs = np.column_stack([y, -y])
+    assert sf.variance_explained_by_top(acts, two_outputs, order, 2) == pytest.approx(1.0)
+
+
+def test_linear_equation_reproduces_the_model_in_physical_units():
+    rng = np.random.default_rng(1)
+    kernel, bias = rng.normal(size=(5, 2)), rng.normal(size=2)
+    mean, std = np.array([8.9, 2.0]), np.array([0.1, 0.6])
+    scale = sf.activation_scale(ACTS)
+    eq = sf.linear_equation(kernel, bias, [1, 2], scale, mean, std)
+    # galaxy 3 activates only features 1 and 2, so the two-feature equation is exact for it
+    model = (ACTS[3] @ kernel + bias) * std + mean
+    equation = eq["intercept"] + sf.scale_activations(ACTS, scale)[3, [1, 2]] @ eq["coef"]
+    np.testing.assert_allclose(equation, model)
+
+
+def test_top_activating_sorts_strongest_first_and_skips_inactive_galaxies():
+    np.testing.assert_array_equal(sf.top_activating(ACTS, 1, 9), [2, 0, 3])
+    np.testing.assert_array_equal(sf.top_activating(ACTS, 1, 2), [2, 0])
+    assert len(sf.top_activating(ACTS, 4, 9)) == 0
+
+
+def test_pca_topk_rmse_finds_a_target_carried_by_the_first_component():
+    rng = np.random.default_rng(2)
+    latent = rng.normal(size=(300, 1)) * 5
+    feats = latent @ rng.normal(size=(1, 20)) + 0.01 * rng.normal(size=(300, 20))
+    y = 3 * latent[:, 0] + 1
+    out = sf.pca_topk_rmse(feats[:200], y[:200], feats[200:], y[200:], [1, 2, 300])
+    assert out[1] < 0.05 * y.std() and out[2] < 0.05 * y.std()
+    assert out[300] is None  # more components than 20 features allow
+
+
+def test_memorisation_check_fits_the_validation_set_itself():
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(120, 39)), rng.normal(size=120)  # y unrelated to x
+    from sklearn.linear_model import LinearRegression
+    out = sf.fit_and_memorise(LinearRegression, x[:80], y[:80], x[80:], y[80:])
+    assert out["fit_on_train"] > 0.9  # nothing to learn: about the noise (std 1) or worse
+    assert out["fit_on_validation"] < 1e-6  # 40 points, 39 features + intercept: memorised exactly
+
+
+def test_ridge_r2_is_high_for_a_linear_relation_and_low_for_noise():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(400, 10))
+    y = np.column_stack([x @ rng.normal(size=10) + 0.05 * rng.normal(size=400), rng.normal(size=400)])
+    r2 = sf.ridge_r2(x[:300], y[:300], x[300:], y[300:], alpha=1.0)
+    assert r2[0] > 0.99 and r2[1] < 0.1
+
+
+def test_kauffmann_line_on_hand_placed_points():
+    # x = log([NII]/Ha), y = log([OIII]/Hb); the line at x = -0.5 is 0.61 / -0.55 + 1.3 = 0.191
+    x = np.array([-0.5, -0.5, -1.0, -1.0, 0.1, 0.3])
+    y = np.array([0.0, 0.5, 0.6, 0.8, -1.0, 1.0])
+    np.testing.assert_array_equal(kauffmann_agn(x, y), [False, True, False, True, True, True])
+    # from log fluxes: [NII]/Ha = 10**-0.5 and [OIII]/Hb = 10**0.5 lies above the line
+    assert sf.agn_labels(1.5, 2.0, 2.5, 2.0).item() is True
+    assert sf.bpt_ratios(1.5, 2.0, 2.5, 2.0) == (-0.5, 0.5)
+
+
+def test_svm_separates_separable_agn_and_reports_the_majority_baseline():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(300, 2))
+    score = x[:, 0] + 0.5 * x[:, 1] - 0.8
+    x, agn = x[np.abs(score) > 0.3][:200], score[np.abs(score) > 0.3][:200] > 0  # a clear margin
+    out = sf.svm_agn_scores(x[:150], agn[:150], x[150:], agn[150:], c=10.0)
+    assert out["accuracy"] > 0.95 and out["f1"] > 0.9
+    assert out["majority_accuracy"] == pytest.approx(np.mean(~agn[150:]))
+    assert sf.svm_agn_scores(x[:10], np.zeros(10, bool), x[10:20], agn[10:20])["accuracy"] is None
+
+
+def test_correlations_match_numpy_and_flag_constant_features():
+    rng = np.random.default_rng(6)
+    acts, v = rng.random((50, 3)), rng.random(50)
+    acts[:, 2] = 0.0
+    r = sf.correlations(acts, v)
+    assert r[0] == pytest.approx(np.corrcoef(acts[:, 0], v)[0, 1])
+    assert np.isnan(r[2])
+
+
+# ---- training helpers -----------------------------------------------------------------------
+
+from galaxy_xai.models.sfnet_training import (  # noqa: E402
+    BLOCKS, Standardiser, centre_crop, freeze_before, rmse_dex, settings, sfnet_from_dense, target_sample,
+    topk_mask,
+)
+
+
+def test_topk_mask_matches_the_topk_layer():
+    from galaxy_xai.models.sfnet import TopK
+    x = np.random.default_rng(7).random((5, 40)).astype("float32")
+    np.testing.assert_array_equal(topk_mask(x, 3), np.asarray(TopK(3)(x)))
+    np.testing.assert_array_equal(topk_mask(x, 40), x)
+
+
+def test_standardiser_round_trip_and_identity_when_disabled():
+    y = np.array([[8.5, 1.0], [9.0, 3.0], [9.5, 5.0]])
+    s = Standardiser.fit(y)
+    z = s.transform(y)
+    np.testing.assert_allclose(z.mean(axis=0), 0, atol=1e-6)
+    np.testing.assert_allclose(s.inverse(z), y, rtol=1e-6)
+    np.testing.assert_allclose(Standardiser.from_dict(s.to_dict()).mean, s.mean)
+    np.testing.assert_allclose(Standardiser.fit(y, enabled=False).transform(y), y)
+
+
+def test_rmse_dex_pools_all_outputs():
+    total, per = rmse_dex([[0, 0], [0, 0]], [[1, 3], [1, 3]])
+    assert total == pytest.approx(np.sqrt(5)) and per == pytest.approx([1, 3])
+
+
+def test_target_sample_applies_the_sample_flag_nulls_and_split():
+    cat = pd.DataFrame({
+        "objID": list("abcdef"), "oh_p50": [8.9, -9999.0, 9.0, 8.8, 8.7, np.nan],
+        "in_metallicity": [True, True, False, True, True, True],
+        "split": ["train", "train", "train", "validation", "train", "validation"], "row": range(6),
+    })
+    train, val = target_sample(cat, "metallicity")
+    assert train["objID"].tolist() == ["a", "e"] and val["objID"].tolist() == ["d"]
+
+
+def test_centre_crop_is_a_centred_view():
+    images = np.arange(2 * 8 * 8 * 3).reshape(2, 8, 8, 3)
+    crop = centre_crop(images, 4)
+    assert crop.shape == (2, 4, 4, 3) and np.shares_memory(crop, images)
+    np.testing.assert_array_equal(crop[0, 0, 0], images[0, 2, 2])
+    with pytest.raises(ValueError):
+        centre_crop(images, 10)
+
+
+def test_warm_start_copies_the_backbone_fits_the_head_and_freezes_early_blocks():
+    import keras
+
+    from galaxy_xai.models.sfnet import build_dense_twin
+    from galaxy_xai.models.sfnet_training import features_and_outputs
+
+    keras.utils.set_random_seed(8)
+    shape = (32, 32, 3)
+    dense = build_dense_twin(2, shape)
+    images = (np.random.default_rng(9).random((24, *shape)) * 255).astype(np.uint8)
+    feats, _ = features_and_outputs(dense, images, np.arange(24), 8)
+    y = np.random.default_rng(10).normal(size=(24, 2)).astype("float32")
+    model = sfnet_from_dense(dense, feats, y, k=3, trainable_from="stage4")
+    sparse, outputs = features_and_outputs(model, images, np.arange(24), 8)
+    np.testing.assert_allclose(sparse, topk_mask(feats, 3), rtol=1e-4, atol=1e-5)  # same backbone
+    from sklearn.linear_model import Ridge
+    expected = Ridge(alpha=1e-3).fit(topk_mask(feats, 3), y).predict(topk_mask(feats, 3))
+    np.testing.assert_allclose(outputs, expected, rtol=1e-3, atol=1e-3)
+    trainable = {layer.name.split("_")[0] for layer in model.layers if layer.trainable and layer.weights}
+    assert trainable == {"stage4", "head"}
+    freeze_before(model, BLOCKS[0])
+    assert all(layer.trainable for layer in model.layers)
+
+
+def _params():
+    with open(Path(__file__).resolve().parents[1] / "params.yaml") as f:
+        return yaml.safe_load(f)
+
+
+def test_settings_read_the_params_file_and_reject_typos_and_bad_values():
+    params = _params()
+    cfg = settings(params)
+    assert cfg["init"] in ("dense", "scratch") and cfg["k_list"]
+    typo = copy.deepcopy(params)
+    typo["sfnet"]["epocs"] = 1
+    with pytest.raises(ParamError, match="sfnet.epocs"):
+        settings(typo)
+    bad = copy.deepcopy(params)
+    bad["sfnet"]["trainable_from"] = "stage9"
+    with pytest.raises(ParamError, match="trainable_from"):
+        settings(bad)
