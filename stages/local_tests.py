@@ -3,10 +3,12 @@ and given a condition c, over each galaxy's k_nn nearest training neighbours in 
 of one input set (SPEC §6; defaults y = lgm_tot_p50, x = expAB_r, c = z).
 
 Outputs out/local_tests/<dataset>/tests.parquet (row, split, corr, corr_permuted, corr_cond,
-corr_cond_permuted, pred_eff, pred_eff_cond per galaxy) and out/metrics/local_tests_<dataset>.json:
-per split, how far the corr distribution departs from its permuted null, and the mean predictive
+corr_cond_permuted, pred_eff, pred_eff_cond per galaxy; truth_* the same with the truth query, below)
+and out/metrics/local_tests_<dataset>.json: per split, how far the corr distribution departs from its permuted null, and the mean predictive
 efficiencies; plus the same tests over the whole training set at once ("global"), the reference
-for what holds in the population rather than among look-alike galaxies.
+for what holds in the population rather than among look-alike galaxies. For simulated data
+(`data.truth`), `local_tests.truth_query` repeats everything with a latent truth column as x
+(default cos_i, the true inclination behind the observed axis ratio).
 """
 import sys
 from pathlib import Path
@@ -24,11 +26,13 @@ TESTS = ("corr", "corr_permuted", "corr_cond", "corr_cond_permuted", "pred_eff",
 
 
 def local_test_settings(params, source="params.yaml") -> dict:
-    check_known(params, "local_tests", ("target", "query", "condition", "k_nn", "weights", "seed"), source)
+    check_known(params, "local_tests", ("target", "query", "condition", "k_nn", "weights", "truth_query", "seed"), source)
     name = lambda key: require(params, f"local_tests.{key}", str, source=source)  # noqa: E731
     return dict(target=name("target"), query=name("query"), condition=name("condition"),
                 k_nn=require(params, "local_tests.k_nn", int, lambda v: v >= 4, "an integer >= 4", source),
                 weights=require(params, "local_tests.weights", bool, source=source),
+                truth_query=require(params, "local_tests.truth_query", (str, type(None)), what="a truth column or null", source=source),
+                truth=require(params, "data.truth", (str, type(None)), what="a path or null", source=source),
                 seed=require(params, "local_tests.seed", int, source=source))
 
 
@@ -82,6 +86,26 @@ def catalogue_columns(cfg, prepared, rows) -> dict:
     return out
 
 
+def truth_column(path, column, rows) -> np.ndarray:
+    """A latent truth column for the catalogue rows (truth key `sm_row` = catalogue row)."""
+    truth = pd.read_parquet(path)
+    if column not in truth.columns:
+        raise ParamError(f"local_tests.truth_query: {path} has no column {column!r}")
+    values = truth.set_index("sm_row")[column].reindex(rows).to_numpy(dtype=np.float64)
+    if np.isnan(values).any():
+        raise ParamError(f"{path}: some stellar-mass catalogue rows are missing from the truth table")
+    return values
+
+
+def tests_with_query(v, x, neighbours, split, rng, weights) -> dict:
+    """Per-galaxy tests of y ⟂ x (| c) with query values x, the global reference and the summaries."""
+    tests = run_tests(v["target"][neighbours], x[neighbours], v["condition"][neighbours], rng, weights)
+    summary = {"global": global_reference(v["target"], x, v["condition"], split == "train", rng),
+               "splits": {s: summarise_tests({k: t[split == s] for k, t in tests.items()})
+                          for s in ("train", "validation", "test") if (split == s).any()}}
+    return tests, summary
+
+
 def main(name, params_path="params.yaml", prepared=PREPARED, scl_root="out/scl", knn_root="out/knn",
          out_root="out/local_tests", metrics_dir="out/metrics"):
     cfg = local_test_settings(load_params(params_path), params_path)
@@ -96,16 +120,17 @@ def main(name, params_path="params.yaml", prepared=PREPARED, scl_root="out/scl",
     log.info("local_tests@%s: y = %s, x = %s, c = %s over %d neighbours of %d galaxies%s", name, cfg["target"],
              cfg["query"], cfg["condition"], cfg["k_nn"], len(neighbours), ", latent-kernel weights" if cfg["weights"] else "")
     rng = np.random.default_rng(cfg["seed"])
-    y, x, c = (v[role][neighbours] for role in ("target", "query", "condition"))
-    tests = run_tests(y, x, c, rng, weights)
     split = table["split"].to_numpy()
-    metrics = {"dataset": name, **{k: cfg[k] for k in ("target", "query", "condition", "k_nn", "weights")},
-               "global": global_reference(v["target"], v["query"], v["condition"], split == "train", rng),
-               "splits": {s: summarise_tests({k: t[split == s] for k, t in tests.items()})
-                          for s in ("train", "validation", "test") if (split == s).any()}}
+    tests, summary = tests_with_query(v, v["query"], neighbours, split, rng, weights)
+    metrics = {"dataset": name, **{k: cfg[k] for k in ("target", "query", "condition", "k_nn", "weights")}, **summary}
+    columns = {"row": table["row"], "split": split, **tests}
+    if cfg["truth"] is not None and cfg["truth_query"] is not None:
+        x_true = truth_column(cfg["truth"], cfg["truth_query"], table["row"].to_numpy())
+        truth_tests, metrics[f"truth_{cfg['truth_query']}"] = tests_with_query(v, x_true, neighbours, split, rng, weights)
+        columns |= {f"truth_{k}": t for k, t in truth_tests.items()}
     with atomic_path(Path(out_root) / name) as tmp:
         tmp.mkdir()
-        pd.DataFrame({"row": table["row"], "split": split, **tests}).to_parquet(tmp / "tests.parquet", index=False)
+        pd.DataFrame(columns).to_parquet(tmp / "tests.parquet", index=False)
     write_json(Path(metrics_dir) / f"local_tests_{name}.json", metrics)
     for s, m in metrics["splits"].items():
         u, k = m["unconditional"], m["conditional"]

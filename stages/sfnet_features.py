@@ -70,6 +70,11 @@ def analyse(target, cfg, train_root, images, truth):
     return record, metrics, figure, table
 
 
+def _finite(x):
+    """A float for JSON, None where undefined (e.g. r of a feature constant over the galaxies)."""
+    return float(x) if np.isfinite(x) else None
+
+
 def truth_links(acts, top, names, table, truth):
     """Pearson r of each top feature with true variables; inclination (cos i) over all galaxies and disks only.
 
@@ -77,11 +82,11 @@ def truth_links(acts, top, names, table, truth):
     so the disks-only r is the physical test; the all-galaxy r is diluted by the ellipticals.
     """
     val_truth = truth.set_index("objID").reindex(table["objID"][table["validation"]])
-    record = {n: {c: float(sf.correlations(acts[:, [j]], val_truth[c])[0]) for c in TRUTHS} for n, j in zip(names, top)}
+    record = {n: {c: _finite(sf.correlations(acts[:, [j]], val_truth[c])[0]) for c in TRUTHS} for n, j in zip(names, top)}
     disks = val_truth["is_disk"].to_numpy(bool)
     r_all = sf.correlations(acts[:, top], val_truth["cos_i"])
     r_disks = sf.correlations(acts[disks][:, top], val_truth["cos_i"][disks])
-    per_feature = {n: {"r_all": float(a), "r_disks": float(d)} for n, a, d in zip(names, r_all, r_disks)}
+    per_feature = {n: {"r_all": _finite(a), "r_disks": _finite(d)} for n, a, d in zip(names, r_all, r_disks)}
     best = lambda r: float(np.nanmax(np.abs(r))) if len(r) and np.isfinite(r).any() else None  # noqa: E731
     return record, {"cos_i_r": per_feature, "max_abs_r_all": best(r_all), "max_abs_r_disks": best(r_disks)}
 

@@ -49,7 +49,8 @@ def main(target, params_path="params.yaml", prepared="out/prepared/sdss", dense_
         tmp.mkdir()
         speed = Throughput(cfg["batch_size"])
         callbacks = [keras.callbacks.CSVLogger(str(tmp / "training_log.csv")), speed,
-                     DVCLiveCallback(live=Live(str(tmp / "live"), save_dvc_exp=False, dvcyaml=False))]
+                     DVCLiveCallback(live=Live(str(tmp / "live"), save_dvc_exp=False, dvcyaml=False))
+                     ] if cfg["epochs"] else []  # a warm start alone has no learning curve
         model, history = train_sfnet(cfg, k, images, train, val, columns, scaler, dense,
                                      aligned(dense_table, train), callbacks=callbacks)
         save_model(model, tmp / "model.keras")

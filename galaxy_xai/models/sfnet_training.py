@@ -55,7 +55,8 @@ class Standardiser:
         y = np.asarray(y, float)
         if not enabled:
             return cls(np.zeros(y.shape[1]), np.ones(y.shape[1]))
-        return cls(y.mean(axis=0), y.std(axis=0))
+        std = y.std(axis=0)
+        return cls(y.mean(axis=0), np.where(std > 0, std, 1.0))  # a constant target stays unscaled
 
     def transform(self, y) -> np.ndarray:
         return ((np.asarray(y, float) - self.mean) / self.std).astype(np.float32)
