@@ -38,6 +38,14 @@ TINY = {
     "sfnet.epochs": 1,
     "sfnet.k_list": [2, 4],
     "sfnet.xgboost": {"n_estimators": 5, "max_depth": 2, "learning_rate": 0.3},
+    "scl.iterations": {"photometry": 20, "image": 4},
+    "scl.batch_size": {"photometry": 16, "image": 8},
+    "scl.epochs": 2,
+    "knn.k_max": 10,
+    "local_tests.k_nn": 10,
+    "mi.iterations": {"photometry": 20, "image": 4},
+    "mi.batch_size": {"photometry": 16, "image": 8},
+    "mi.epochs": 2,
 }
 
 
@@ -201,3 +209,25 @@ def test_exp_run_with_another_k_reruns_only_the_sfnet_stages(clone):
     finally:  # leave the clone as the other tests expect it
         _run(git + ["checkout", "--", "."], dst, env)
         _run(["dvc", "checkout", "--force"], dst, env)
+
+
+def test_stellar_mass_outputs(clone):
+    dst, _, _ = clone
+    params = yaml.safe_load(open(dst / "params.yaml"))
+    n = TINY["simulate.n_galaxies"]
+    for name in params["scl"]["datasets"]:
+        metrics = json.loads((dst / f"out/metrics/scl_{name}.json").read_text())
+        assert np.isfinite(metrics["splits"]["test"]["mean"]["sigma_mad"]), name
+        table = pd.read_parquet(dst / f"out/scl/{name}/predictions.parquet")
+        assert len(table) == n and table["row"].is_unique
+        neighbours = np.load(dst / f"out/knn/{name}/neighbours.npy")
+        train_rows = set(table.index[table["split"] == "train"])
+        assert neighbours.shape == (n, TINY["knn.k_max"]) and set(np.unique(neighbours)) <= train_rows
+        tests = json.loads((dst / f"out/metrics/local_tests_{name}.json").read_text())
+        assert {"conditional", "unconditional"} <= set(tests["splits"]["test"])
+    for pair in params["mi"]["pairs"]:
+        parts = pd.read_parquet(dst / f"out/mi/decompose/{pair}/components.parquet")
+        assert len(parts) == n
+        mi = json.loads((dst / f"out/metrics/mi_{pair}.json").read_text())
+        m = mi["splits"]["test"]
+        assert abs(m["redundant"] + m["unique1"] + m["unique2"] + m["synergy"] - m["mi12"]) < 1e-6, pair
