@@ -68,8 +68,12 @@ def _run(cmd, cwd, env):
 def clone(tmp_path_factory):
     """The working tree as it is (tracked and untracked, not ignored) in a fresh git repo."""
     dst = tmp_path_factory.mktemp("clone") / "galaxy-xai"
-    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-                           cwd=ROOT, capture_output=True, text=True, check=True).stdout.split("\0")
+    def listed(*flags):
+        return subprocess.run(["git", "ls-files", *flags, "-z"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.split("\0")
+    # untracked files count too (work in progress), but not outputs a local run left behind
+    files = listed("--cached") + [f for f in listed("--others", "--exclude-standard")
+                                  if not f.startswith(("out/", "data/", "dvclive/"))]
     for f in filter(None, files):
         src = ROOT / f
         if src.is_file():

@@ -18,31 +18,41 @@ BACKBONES = {
 }
 
 
-def _swish_instead_of_relu(layer):
+# E[swish(x)^2] for x ~ N(0, 1) is 0.356 (ReLU: 0.5). A fan-in variance scale of 1 / 0.356 keeps
+# the signal's variance through a plain stack of swish layers, as He init does for ReLU. Without it
+# a randomly initialised VGG16 (no batch norm) passes almost nothing to its head and sits at the mean.
+SWISH_INIT = keras.initializers.VarianceScaling(scale=1 / 0.356, mode="fan_in", distribution="truncated_normal")
+
+
+def _swish_instead_of_relu(layer, swish_init=False):
     """`clone_model` hook: a fresh copy of `layer`, with swish wherever it used ReLU.
 
     Covers layers with `activation="relu"` (Conv2D, Dense, Activation) and ReLU layers.
     Editing the config (not the live layer) means the swish is what gets serialised.
+    `swish_init`: such layers also get the variance-preserving SWISH_INIT kernels.
     """
     if isinstance(layer, layers.ReLU):
         return layers.Activation("swish", name=layer.name)
     config = layer.get_config()
     if config.get("activation") == "relu":
         config["activation"] = "swish"
+        if swish_init and "kernel_initializer" in config:
+            config["kernel_initializer"] = keras.initializers.serialize(SWISH_INIT)
     return layer.__class__.from_config(config)
 
 
 def swish_backbone(name, input_shape, weights=None):
-    """A headless `keras.applications` backbone whose ReLUs are all swish, weights kept."""
+    """A headless `keras.applications` backbone whose ReLUs are all swish: pretrained weights are
+    kept; random ones are drawn afresh with the swish-preserving initialiser."""
     if name not in BACKBONES:
         raise ValueError(f"unknown backbone {name!r}; expected one of {sorted(BACKBONES)}")
     original = BACKBONES[name](include_top=False, weights=weights, input_shape=input_shape)
     inputs = keras.Input(shape=input_shape, name="image")
     backbone = keras.models.clone_model(
-        original, input_tensors=inputs, clone_function=_swish_instead_of_relu
+        original, input_tensors=inputs, clone_function=lambda layer: _swish_instead_of_relu(layer, weights is None)
     )
-    # Same topology and layer order, so the (possibly pretrained) weights map one to one.
-    backbone.set_weights(original.get_weights())
+    if weights is not None:  # same topology and layer order, so the weights map one to one
+        backbone.set_weights(original.get_weights())
     return backbone
 
 
@@ -59,8 +69,8 @@ def build_model(name, input_shape, n_outputs, weights=None, output_mean=None):
     x = backbone.output
     if name == "vgg16":
         x = layers.Flatten(name="flatten")(x)
-        x = layers.Dense(16 * n_outputs, activation="swish", name="fc1")(x)
-        x = layers.Dense(8 * n_outputs, activation="swish", name="fc2")(x)
+        x = layers.Dense(16 * n_outputs, activation="swish", kernel_initializer=SWISH_INIT, name="fc1")(x)
+        x = layers.Dense(8 * n_outputs, activation="swish", kernel_initializer=SWISH_INIT, name="fc2")(x)
     else:
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
     # Sigmoid because vote fractions are in [0, 1]; kept as the last layer so saliency

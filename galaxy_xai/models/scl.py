@@ -438,16 +438,17 @@ class SCLModel(keras.Model):
                 "coeff_recon": self.coeff_recon, "n_layers": self.n_layers, "units": self.units,
                 "width": self.width, "mi_only": self.mi_only, "augment": self.augment, "seed": self.seed}
 
-    def forward(self, main, additional, training=False):
-        """(main latent, reconstruction or None, logits) of one pass."""
+    def forward(self, main, additional, training=False, decode=True):
+        """(main latent, reconstruction or None, logits) of one pass; decode=False skips the
+        decoder where only the estimate is needed (validation, inference)."""
         latent = self.encoder([main, additional], training=training)
-        recon = None if self.decoder is None else self.decoder(latent, training=training)
+        recon = None if self.decoder is None or not decode else self.decoder(latent, training=training)
         z = latent[:, : self.m]
         return z, recon, self.estimator(z, training=training)
 
     def call(self, inputs, training=False):
         main, additional = inputs
-        return self.forward(main, additional, training)[2]
+        return self.forward(main, additional, training, decode=False)[2]
 
     def _augment(self, x):
         """Random rotation/flip of training images (they do not change a galaxy's mass)."""
@@ -513,7 +514,7 @@ class SCLModel(keras.Model):
 
     def predict_step(self, data):
         main, additional = data[0] if isinstance(data[0], (tuple, list)) else data
-        z, _, logits = self.forward(main, additional)
+        z, _, logits = self.forward(main, additional, decode=False)
         return {"latent": z, "p": tf.nn.softmax(logits)}
 
 
