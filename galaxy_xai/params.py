@@ -46,4 +46,12 @@ def training_settings(params, name, source="params.yaml") -> dict:
         early_stopping=require(params, "train.callbacks.early_stopping", dict, source=source),
         weights=require(params, "model.weights", (str, type(None)), lambda v: v in (None, "imagenet"), "null or 'imagenet'", source),
         seed=require(params, "data.random_seed", int, source=source),
+        bn_momentum=bn_momentum(params, source),
     )
+
+
+def bn_momentum(params, source="params.yaml"):
+    """`train.bn_momentum`: null (Keras' 0.99) or a number in (0, 1)."""
+    value = require(params, "train.bn_momentum", (int, float, type(None)),
+                    lambda v: v is None or 0 < v < 1, "null or a number in (0, 1)", source)
+    return None if value is None else float(value)

@@ -13,16 +13,16 @@ import pandas as pd
 from galaxy_xai.io import atomic_path, get_logger, load_params, require, write_json
 from galaxy_xai.models.morphology import augmentation, swish_backbone
 from galaxy_xai.models.training import image_batches, predict_rows, set_seeds
-from galaxy_xai.params import augmentation_kwargs, image_shape
+from galaxy_xai.params import augmentation_kwargs, bn_momentum, image_shape
 from galaxy_xai.xai.bar_study import agreement, split_bars
 from stages.barlength_test import true_lengths
 
 log = get_logger("stage.control")
 
 
-def build_regressor(shape, weights):
+def build_regressor(shape, weights, bn_momentum=None):
     """Xception (swish) → global average pool → one linear output: a length is not a probability."""
-    backbone = swish_backbone("xception", shape, weights)
+    backbone = swish_backbone("xception", shape, weights, bn_momentum)
     x = keras.layers.GlobalAveragePooling2D()(backbone.output)
     return keras.Model(backbone.input, keras.layers.Dense(1, name="length")(x), name="control")
 
@@ -44,7 +44,7 @@ def main(params_path="params.yaml", prepared="out/prepared/galaxy_zoo", out_dir=
     split = split_bars(len(bars), split_frac, seed)
     fit, test = bars[split == "validation"], bars[split == "test"]
     log.info("control: Xception on %d bar galaxies, tested on %d, %d epochs", len(fit), len(test), epochs)
-    model = build_regressor(shape, weights)
+    model = build_regressor(shape, weights, bn_momentum(params, params_path))
     model.compile(optimizer=keras.optimizers.Adam(lr), loss="mse", metrics=[keras.metrics.RootMeanSquaredError(name="rmse")])
     ds = image_batches(images, fit["row"], fit[["length_scaled"]], batch, shuffle=True, seed=seed, augment=augmentation(**aug, seed=seed))
     model.fit(ds, epochs=epochs, verbose=1)  # a progress bar: epochs take minutes on a CPU

@@ -34,7 +34,8 @@ def main(name, params_path="params.yaml", prepared="out/prepared/galaxy_zoo", ou
     train_ds = image_batches(images, train["row"], train[VOTE_COLUMNS], cfg["batch_size"], shuffle=True,
                              seed=cfg["seed"], augment=augmentation(**aug, seed=cfg["seed"]))
     val_ds = image_batches(images, val["row"], val[VOTE_COLUMNS], cfg["batch_size"])
-    model = build_model(name, shape, len(VOTE_COLUMNS), cfg["weights"], output_mean=train[VOTE_COLUMNS].mean().to_numpy())
+    model = build_model(name, shape, len(VOTE_COLUMNS), cfg["weights"],
+                        output_mean=train[VOTE_COLUMNS].mean().to_numpy(), bn_momentum=cfg["bn_momentum"])
     model = compile_model(model, cfg["lr"], cfg["decay"], cfg["jit_compile"])
     out_dir = Path(out_root) / name
     with atomic_path(out_dir) as tmp:

@@ -97,7 +97,7 @@ def test_pretrained_weights_survive_the_swish_rebuild(tmp_path):
 def test_one_training_step_lowers_the_loss():
     # VGG16 has no batch norm or dropout, so the loss is the same in and out of training.
     keras.utils.set_random_seed(2)
-    model = compile_model(build_model("vgg16", (32, 32, 3), N_OUT), lr=1e-4, decay=1e-3)
+    model = compile_model(build_model("vgg16", (32, 32, 3), N_OUT), lr=1e-5, decay=1e-3)
     x = images((32, 32, 3), n=8)
     y = np.random.default_rng(3).random((8, N_OUT), dtype=np.float32)
     before = model.evaluate(x, y, verbose=0)[0]
@@ -191,3 +191,11 @@ def test_random_vgg16_passes_signal_to_its_head():
     backbone = morphology.swish_backbone("vgg16", (32, 32, 3))
     x = np.random.default_rng(0).uniform(size=(8, 32, 32, 3)).astype("float32")
     assert float(np.std(backbone(x))) > 0.1
+
+
+def test_batch_norm_momentum_is_set_where_asked():
+    default = morphology.swish_backbone("resnet50v2", (32, 32, 3))
+    fast = morphology.swish_backbone("resnet50v2", (32, 32, 3), bn_momentum=0.9)
+    norms = [l for l in fast.layers if isinstance(l, layers.BatchNormalization)]
+    assert norms and all(l.momentum == 0.9 for l in norms)
+    assert all(l.momentum == 0.99 for l in default.layers if isinstance(l, layers.BatchNormalization))
