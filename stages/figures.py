@@ -10,10 +10,13 @@ import pandas as pd
 from galaxy_xai.data.formats import VOTE_COLUMNS
 from galaxy_xai.io import get_logger, load_params, require
 from galaxy_xai.params import MORPHOLOGY_MODELS
+from galaxy_xai.models.sfnet_training import centre_crop
 from galaxy_xai.plots import mi as mi_plots
+from galaxy_xai.plots import sfnet as sfnet_plots
 from galaxy_xai.plots import morphology as morph_plots
 from galaxy_xai.plots import stellar_mass as sm_plots
 from galaxy_xai.plots import trim as trim_plots
+from galaxy_xai.xai import sfnet_features as sf
 from galaxy_xai.xai.smoothgrad import smoothgrad
 
 log = get_logger("stage.figures")
@@ -97,12 +100,40 @@ def mi_figures(params, out: Path, source, root=Path("out/mi/decompose")):
     mi_plots.stacked_components({p: splits[p][split] for p in pairs}, out / "mi_components.png", split=split)
 
 
+def sfnet_figures(params, out: Path, source, root=Path("out/sfnet"), prepared=Path("out/prepared/sdss")):
+    """BPT diagram coloured by each top feature with its top galaxies, the head's equations, and
+    SFNet vs PCA RMSE over k, from what sfnet_features and sfnet_compare saved."""
+    crop = require(params, "sfnet.crop", int, lambda v: v > 0, "a positive integer", source)
+    catalog = pd.read_parquet(prepared / "catalog.parquet").set_index("objID")
+    catalog.index = catalog.index.astype(str)
+    images = centre_crop(np.load(prepared / "images.npy", mmap_mode="r"), crop)  # what the nets saw
+    blocks = []
+    for target in ("metallicity", "lines"):
+        record = json.loads((root / "features" / f"{target}.json").read_text())
+        fig = np.load(root / "features" / f"figure_{target}.npz")
+        cat = catalog.reindex(fig["objID"])
+        bpt_x, bpt_y = sf.bpt_ratios(cat["log_N2"], cat["log_Ha"], cat["log_O3"], cat["log_Hb"])
+        scaled = sf.scale_activations(fig["acts"], fig["scale"])
+        names, firsts = record["names"], []
+        for j, name, rows in zip(fig["top"], names, fig["top_rows"]):
+            thumbs = [images[r] for r in rows if r >= 0]
+            sfnet_plots.bpt_feature(out / f"bpt_{target}_{name}.png", name, bpt_x, bpt_y, scaled[:, j], fig["freq"][j], thumbs)
+            firsts.append(thumbs[0] if thumbs else None)
+        eq = record["equation"]
+        coef = np.array([eq["coef"][n] for n in names]).reshape(len(names), -1)
+        blocks.append({"names": names, "images": firsts,
+                       "equations": [(col, eq["intercept"][o], coef[:, o]) for o, col in enumerate(record["columns"])]})
+    sfnet_plots.equations(out / "sfnet_equations.png", blocks)
+    sfnet_plots.rmse_vs_k(out / "sfnet_vs_pca.png", json.loads((root / "compare" / "curves.json").read_text()))
+
+
 def main(params_path="params.yaml", out_dir="out/figures"):
     params = load_params(params_path)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     log.info("rendering figures into %s", out)
     morphology_figures(params, out, params_path)
+    sfnet_figures(params, out, params_path)
     trim_figures(out)
     stellar_mass_figures(params, out, params_path)
     mi_figures(params, out, params_path)

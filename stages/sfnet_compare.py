@@ -26,7 +26,6 @@ from galaxy_xai.models.sfnet_training import (  # noqa: E402
     target_sample, train_sfnet,
 )
 from galaxy_xai.models.training import set_seeds  # noqa: E402
-from galaxy_xai.plots import sfnet as plots  # noqa: E402
 from galaxy_xai.xai import sfnet_features as sf  # noqa: E402
 
 log = get_logger("stage.sfnet_compare")
@@ -112,9 +111,9 @@ def main(params_path="params.yaml", prepared="out/prepared/sdss", dense_root="ou
                           "sfnet_sem": [r["sfnet_sem"] for r in rows], "pca": [r["pca"] for r in rows],
                           "dense": base["dense"]}
     with atomic_path(out_dir) as tmp:
-        (tmp / "figures").mkdir(parents=True)  # here, not under out/figures, which the figures stage owns
+        tmp.mkdir(parents=True)
         write_json(tmp / "runs.json", runs)
-        plots.rmse_vs_k(tmp / "figures" / "sfnet_vs_pca.png", curves)
+        write_json(tmp / "curves.json", curves)  # drawn by the figures stage
     write_json("out/metrics/sfnet_compare.json", metrics)
 
 

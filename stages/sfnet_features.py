@@ -21,7 +21,7 @@ import pandas as pd  # noqa: E402
 import galaxy_xai.models.sfnet  # noqa: E402,F401  (registers TopK for loading)
 from galaxy_xai.io import atomic_path, get_logger, load_params, require, write_json  # noqa: E402
 from galaxy_xai.models.sfnet_training import (  # noqa: E402
-    Standardiser, aligned, centre_crop, load_feature_table, settings,
+    Standardiser, aligned, load_feature_table, settings,
 )
 from galaxy_xai.plots import sfnet as plots  # noqa: E402
 from galaxy_xai.xai import sfnet_features as sf  # noqa: E402
@@ -31,7 +31,7 @@ TARGETS = ("metallicity", "lines")
 TRUTHS = ("cos_i", "log_mstar", "is_disk", "dust_av", "log_sfr", "is_agn", "z")  # interpretation aids
 
 
-def analyse(target, cfg, train_root, images, truth):
+def analyse(target, cfg, train_root, truth):
     """Feature analysis of one SFNet; returns (full record, metrics, figure inputs)."""
     table = load_feature_table(Path(train_root) / target / "features.npz")
     scaler = Standardiser.from_dict(json.loads((Path(train_root) / target / "standardiser.json").read_text()))
@@ -66,7 +66,7 @@ def analyse(target, cfg, train_root, images, truth):
     if truth is not None:
         record["truth_correlations"], metrics["inclination"] = truth_links(acts, top, names, table, truth)
     figure = dict(acts=acts, scale=scale, freq=freq, top=top, names=names, top_rows=top_rows, equation=equation,
-                  columns=table["columns"].tolist(), objID=table["objID"][val], images=images)
+                  columns=table["columns"].tolist(), objID=table["objID"][val])
     return record, metrics, figure, table
 
 
@@ -120,43 +120,35 @@ def svm_agn(cfg, table):
     return scores
 
 
-def draw(target, fig, catalog, figures):
-    """BPT figure per top feature (written now); returns this target's block of the equations figure."""
-    cat = catalog.set_index("objID").reindex(fig["objID"])
-    bpt_x, bpt_y = sf.bpt_ratios(cat["log_N2"], cat["log_Ha"], cat["log_O3"], cat["log_Hb"])
-    scaled = sf.scale_activations(fig["acts"], fig["scale"])
-    for j, name in zip(fig["top"], fig["names"]):
-        thumbs = [fig["images"][r] for r in fig["top_rows"][j]]
-        plots.bpt_feature(figures / f"bpt_{target}_{name}.png", name, bpt_x, bpt_y, scaled[:, j], fig["freq"][j], thumbs)
-    eq = fig["equation"]
-    return {"names": fig["names"],
-            "images": [fig["images"][fig["top_rows"][j][0]] if len(fig["top_rows"][j]) else None for j in fig["top"]],
-            "equations": [(col, eq["intercept"][o], eq["coef"][:, o]) for o, col in enumerate(fig["columns"])]}
+def save_figure_inputs(path, fig, n_top_galaxies):
+    """What the figures stage needs to draw the BPT panels: validation activations and ids, the
+    top features and the prepared rows of their top-activating galaxies (-1 pads short lists)."""
+    top_rows = np.full((len(fig["top"]), n_top_galaxies), -1, dtype=np.int64)
+    for i, j in enumerate(fig["top"]):
+        top_rows[i, :len(fig["top_rows"][j])] = fig["top_rows"][j]
+    np.savez(path, acts=fig["acts"], scale=fig["scale"], freq=fig["freq"], top=np.asarray(fig["top"]),
+             top_rows=top_rows, objID=np.asarray(fig["objID"]).astype(str))
 
 
-def main(params_path="params.yaml", prepared="out/prepared/sdss", train_root="out/sfnet/train",
+def main(params_path="params.yaml", train_root="out/sfnet/train",
          dense_root="out/sfnet/dense", out_dir="out/sfnet/features"):
     params = load_params(params_path)
     cfg = settings(params, params_path)
     truth_path = require(params, "data.truth", (str, type(None)), what="a path or null", source=params_path)
     truth = None if truth_path is None else pd.read_parquet(truth_path, columns=["objID", *TRUTHS])
-    catalog = pd.read_parquet(Path(prepared) / "catalog.parquet")
-    images = centre_crop(np.load(Path(prepared) / "images.npy", mmap_mode="r"), cfg["crop"])  # what the nets saw
-    metrics, equation_blocks = {}, []
+    metrics = {}
     with atomic_path(out_dir) as tmp:
-        figures = tmp / "figures"  # here, not under out/figures, which the figures stage owns
-        figures.mkdir(parents=True)
+        tmp.mkdir(parents=True)
         for target in TARGETS:
-            record, metrics[target], fig, table = analyse(target, cfg, train_root, images, truth)
+            record, metrics[target], fig, table = analyse(target, cfg, train_root, truth)
             record["ridge_r2_from_dense"] = metrics[target]["ridge_r2_from_dense"] = ridge_from_dense(
                 target, cfg, table, dense_root, fig["top"], fig["names"])
             if target == "lines":
                 record["svm_agn"] = metrics[target]["svm_agn"] = svm_agn(cfg, table)
             write_json(tmp / f"{target}.json", record)
-            equation_blocks.append(draw(target, fig, catalog, figures))
+            save_figure_inputs(tmp / f"figure_{target}.npz", fig, cfg["n_top_galaxies"])
             log.info("%s: top features %s, frequencies %s", target, fig["names"],
                      [round(float(fig["freq"][j]), 3) for j in fig["top"]])
-        plots.equations(figures / "equations.png", equation_blocks)
     write_json("out/metrics/sfnet_features.json", metrics)
     log.info("metrics: %s", metrics)
 

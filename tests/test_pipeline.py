@@ -186,13 +186,13 @@ def test_sfnet_outputs(clone):
     assert 0 < features["metallicity"]["top"]["rank1"]["frequency"] <= 1
     assert {"inclination", "ridge_r2_from_dense"} <= set(features["metallicity"])
     assert {"top4", "all_active"} <= set(features["lines"]["svm_agn"])
-    figures = {p.name for p in (dst / "out/sfnet/features/figures").glob("*.png")}
-    assert "equations.png" in figures and any(n.startswith("bpt_lines_SL") for n in figures)
+    figures = {p.name for p in (dst / "out/figures").glob("*.png")}
+    assert "sfnet_equations.png" in figures and any(n.startswith("bpt_lines_SL") for n in figures)
     compare = json.loads((dst / "out/metrics/sfnet_compare.json").read_text())
     for target in ["metallicity", "lines"]:
         assert set(compare[target]["k_table"]) == {f"k{k}" for k in TINY["sfnet.k_list"]}
         assert {"fit_on_train", "fit_on_validation"} <= set(compare[target]["xgboost"])
-    assert (dst / "out/sfnet/compare/figures/sfnet_vs_pca.png").is_file()
+    assert (dst / "out/figures/sfnet_vs_pca.png").is_file()
 
 
 def test_exp_run_with_another_k_reruns_only_the_sfnet_stages(clone):
