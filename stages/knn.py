@@ -18,10 +18,11 @@ log = get_logger("stage.knn")
 
 
 def knn_settings(params, source="params.yaml") -> dict:
-    check_known(params, "knn", ("k_max", "chunk_size"), source)
+    check_known(params, "knn", ("k_max", "chunk_size", "workers"), source)
     pos = lambda v: v > 0  # noqa: E731
     return dict(k_max=require(params, "knn.k_max", int, pos, "a positive integer", source),
-                chunk_size=require(params, "knn.chunk_size", int, pos, "a positive integer", source))
+                chunk_size=require(params, "knn.chunk_size", int, pos, "a positive integer", source),
+                workers=require(params, "knn.workers", int, lambda v: v >= 0, "an integer >= 0 (0 = every core)", source))
 
 
 def main(name, params_path="params.yaml", scl_root="out/scl", out_root="out/knn"):
@@ -36,7 +37,8 @@ def main(name, params_path="params.yaml", scl_root="out/scl", out_root="out/knn"
         raise ParamError(f"{params_path}: 'knn.k_max' ({cfg['k_max']}) exceeds the {len(train_ids)} training galaxies")
     log.info("knn@%s: %d nearest of %d training galaxies for %d galaxies in a %d-d latent space",
              name, cfg["k_max"], len(train_ids), len(latent), latent.shape[1])
-    neighbours = nearest_training_neighbours(latent, train_ids, cfg["k_max"], cfg["chunk_size"], progress=True)
+    neighbours = nearest_training_neighbours(latent, train_ids, cfg["k_max"], cfg["chunk_size"], progress=True,
+                                            workers=cfg["workers"])
     with atomic_path(Path(out_root) / name) as tmp:
         tmp.mkdir()
         np.save(tmp / "neighbours.npy", neighbours)

@@ -84,3 +84,10 @@ def test_rejects_non_finite_latent(galaxies):
     latent[3, 1] = np.nan
     with pytest.raises(ValueError, match="non-finite"):
         nearest_training_neighbours(latent, train_ids, k=3)
+
+
+def test_parallel_blocks_give_the_serial_result(galaxies):
+    latent, train_ids = galaxies
+    serial = nearest_training_neighbours(latent, train_ids, k=20, chunk_size=13, workers=1)
+    parallel = nearest_training_neighbours(latent, train_ids, k=20, chunk_size=13, workers=3)
+    np.testing.assert_array_equal(serial, parallel)

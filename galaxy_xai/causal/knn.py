@@ -1,6 +1,9 @@
 """Exact k nearest training galaxies in latent space (SPEC §6, KNN)."""
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from threadpoolctl import threadpool_limits  # installed with scikit-learn
 
@@ -10,7 +13,7 @@ DEFAULT_CHUNK_SIZE = 256
 
 
 def nearest_training_neighbours(latent, train_ids, k: int, chunk_size: int = DEFAULT_CHUNK_SIZE,
-                                progress: bool = False) -> np.ndarray:
+                                progress: bool = False, workers: int = 0) -> np.ndarray:
     """Catalogue row ids of the k nearest training galaxies of every galaxy, nearest first.
 
     latent: [n, d] main latents, row i = catalogue row i. train_ids: catalogue rows of the
@@ -19,7 +22,9 @@ def nearest_training_neighbours(latent, train_ids, k: int, chunk_size: int = DEF
     Distance is Euclidean. Ties are broken stably: the candidate listed earlier in train_ids
     comes first. As in the study, a training galaxy is NOT excluded from its own neighbours:
     it is always its own first neighbour (even against an exact twin).
-    Work is done in blocks of `chunk_size` query rows, so memory stays ~chunk_size × n_train.
+    Work is done in blocks of `chunk_size` query rows, `workers` blocks at a time (threads; 0 =
+    every core): NumPy's product, partition and sort release the GIL, so blocks run in parallel
+    and memory stays ~workers × chunk_size × n_train.
     """
     latent = np.asarray(latent, dtype=np.float64)
     train_ids = np.asarray(train_ids)
@@ -31,14 +36,19 @@ def nearest_training_neighbours(latent, train_ids, k: int, chunk_size: int = DEF
     position_in_train[train_ids] = np.arange(len(train_ids))
 
     neighbours = np.empty((len(latent), k), dtype=np.int32)
-    # The product has an inner dimension of only d + 1, so it is memory-bound: extra BLAS
-    # threads gain little and, on a shared machine, spin idle (measured 1.6x slower overall).
-    with threadpool_limits(limits=1, user_api="blas"):
-        for start in _blocks(len(latent), chunk_size, progress):
-            rows = slice(start, start + chunk_size)
-            dist = _ranking_distances(latent[rows], train_augmented)
-            _pin_self_first(dist, position_in_train[rows])
-            neighbours[rows] = train_ids[_k_smallest_sorted(dist, k)]
+
+    def block(start):
+        rows = slice(start, start + chunk_size)
+        dist = _ranking_distances(latent[rows], train_augmented)
+        _pin_self_first(dist, position_in_train[rows])
+        neighbours[rows] = train_ids[_k_smallest_sorted(dist, k)]
+
+    # The product has an inner dimension of only d + 1, so it is memory-bound: BLAS threads gain
+    # little and would compete with the block threads; one BLAS thread per block.
+    with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(workers or os.cpu_count()) as pool:
+        for _ in _blocks(pool.map(block, range(0, len(latent), chunk_size)),
+                         -(-len(latent) // chunk_size), progress):
+            pass
     return neighbours
 
 
@@ -59,12 +69,12 @@ def _check_inputs(latent, train_ids, k, chunk_size) -> None:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
 
 
-def _blocks(n: int, chunk_size: int, progress: bool):
-    starts = range(0, n, chunk_size)
+def _blocks(done, total: int, progress: bool):
+    """The finished blocks, with a progress bar if asked."""
     if progress:
         from tqdm import tqdm
-        return tqdm(starts, desc="knn", unit="block")
-    return starts
+        return tqdm(done, total=total, desc="knn", unit="block")
+    return done
 
 
 def _ranking_distances(query, train_augmented) -> np.ndarray:
