@@ -14,7 +14,7 @@ from galaxy_xai.io import atomic_path, get_logger, load_params, require, write_j
 from galaxy_xai.models.morphology import augmentation, swish_backbone
 from galaxy_xai.models.training import image_batches, predict_rows, set_seeds
 from galaxy_xai.params import augmentation_kwargs, bn_momentum, image_shape
-from galaxy_xai.xai.bar_study import agreement, split_bars
+from galaxy_xai.xai.bar_study import agreement
 from stages.barlength_test import true_lengths
 
 log = get_logger("stage.control")
@@ -27,7 +27,16 @@ def build_regressor(shape, weights, bn_momentum=None):
     return keras.Model(backbone.input, keras.layers.Dense(1, name="length")(x), name="control")
 
 
-def main(params_path="params.yaml", prepared="out/prepared/galaxy_zoo", out_dir="out/control"):
+def test_ids(lengths_csv) -> set:
+    """The bar galaxies the heatmap lengths were tested on: the control is scored on exactly these."""
+    lengths = pd.read_csv(lengths_csv)
+    if not {"objid", "split"} <= set(lengths.columns):
+        raise ValueError(f"{lengths_csv}: expected columns objid and split; rerun barlength_test")
+    return set(lengths.loc[lengths["split"] == "test", "objid"])
+
+
+def main(params_path="params.yaml", prepared="out/prepared/galaxy_zoo", out_dir="out/control",
+         lengths_csv="out/barlength_test/lengths.csv"):
     params = load_params(params_path)
     shape = image_shape(params, params_path)
     aug = augmentation_kwargs(params, params_path)
@@ -36,13 +45,14 @@ def main(params_path="params.yaml", prepared="out/prepared/galaxy_zoo", out_dir=
     batch = require(params, "train.batch_size", int, lambda v: v > 0, "a positive integer", params_path)
     weights = require(params, "model.weights", (str, type(None)), source=params_path)
     truth_path = require(params, "data.truth", (str, type(None)), source=params_path)
-    split_frac = float(require(params, "xai.validation_split", float, lambda v: 0 < v < 1, "a number in (0, 1)", params_path))
     seed = require(params, "data.random_seed", int, source=params_path)
     set_seeds(seed)
     bars = pd.read_parquet(Path(prepared) / "bars.parquet")
     images = np.load(Path(prepared) / "bar_images.npy", mmap_mode="r")
-    split = split_bars(len(bars), split_frac, seed)
-    fit, test = bars[split == "validation"], bars[split == "test"]
+    # Same test galaxies as the heatmap lengths; it learns from every other bar galaxy (with
+    # xai.max_galaxies null that is the heatmaps' validation half, the paper's set-up).
+    tested = bars["objid"].isin(test_ids(lengths_csv)).to_numpy()
+    fit, test = bars[~tested], bars[tested]
     log.info("control: Xception on %d bar galaxies, tested on %d, %d epochs", len(fit), len(test), epochs)
     model = build_regressor(shape, weights, bn_momentum(params, params_path))
     model.compile(optimizer=keras.optimizers.Adam(lr), loss="mse", metrics=[keras.metrics.RootMeanSquaredError(name="rmse")])
