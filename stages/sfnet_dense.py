@@ -11,16 +11,13 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # oneDNN convolutions: ~3x 
 from pathlib import Path  # noqa: E402
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 from dvclive import Live  # noqa: E402
 from dvclive.keras import DVCLiveCallback  # noqa: E402
 
 from galaxy_xai.io import ParamError, atomic_path, get_logger, load_params, write_json  # noqa: E402
 from galaxy_xai.models.sfnet import build_dense_twin  # noqa: E402
 from galaxy_xai.models.sfnet_training import (  # noqa: E402
-    TARGETS, Standardiser, centre_crop, features_and_outputs, fit_regressor, rmse_dex, save_feature_table,
-    save_model, settings, target_sample,
+    TARGETS, fit_regressor, load_target_data, save_trained, settings,
 )
 from galaxy_xai.models.training import Throughput, set_seeds  # noqa: E402
 
@@ -32,11 +29,7 @@ def main(target, params_path="params.yaml", prepared="out/prepared/sdss", out_ro
         raise ParamError(f"target must be one of {list(TARGETS)}, got {target!r}")
     cfg = settings(load_params(params_path), params_path)
     set_seeds(cfg["seed"])
-    catalog = pd.read_parquet(Path(prepared) / "catalog.parquet")
-    images = centre_crop(np.load(Path(prepared) / "images.npy", mmap_mode="r"), cfg["crop"])
-    train, val = target_sample(catalog, target)
-    columns = TARGETS[target][1]
-    scaler = Standardiser.fit(train[columns], cfg["standardise"])
+    images, train, val, columns, scaler = load_target_data(prepared, target, cfg)
     log.info("%s: dense twin on %d training / %d validation galaxies, %d px, %d epochs",
              target, len(train), len(val), cfg["crop"], cfg["dense_epochs"])
     model = build_dense_twin(len(columns), images.shape[1:])
@@ -50,13 +43,7 @@ def main(target, params_path="params.yaml", prepared="out/prepared/sdss", out_ro
                                 scaler.transform(val[columns]), epochs=cfg["dense_epochs"],
                                 batch_size=cfg["batch_size"], lr=cfg["lr"], weight_decay=cfg["weight_decay"],
                                 jit_compile=cfg["jit_compile"], seed=cfg["seed"], callbacks=callbacks)
-        save_model(model, tmp / "model.keras")
-        both = pd.concat([train, val], ignore_index=True)
-        features, outputs = features_and_outputs(model, images, both["row"], cfg["batch_size"])
-        save_feature_table(tmp / "features.npz", both, features, scaler.inverse(outputs), columns)
-        write_json(tmp / "standardiser.json", scaler.to_dict())
-    is_val = (both["split"] == "validation").to_numpy()
-    total, per_output = rmse_dex(both.loc[is_val, columns], scaler.inverse(outputs[is_val]))
+        _, total, per_output = save_trained(tmp, model, images, train, val, columns, scaler, cfg["batch_size"])
     write_json(Path("out/metrics") / f"sfnet_dense_{target}.json", {
         "val_rmse": total, "val_rmse_per_output": dict(zip(columns, per_output)),
         "val_target_std": dict(zip(columns, val[columns].std(ddof=0).tolist())),

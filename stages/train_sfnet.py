@@ -12,15 +12,12 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # oneDNN convolutions: ~3x 
 from pathlib import Path  # noqa: E402
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 from dvclive import Live  # noqa: E402
 from dvclive.keras import DVCLiveCallback  # noqa: E402
 
 from galaxy_xai.io import ParamError, atomic_path, get_logger, load_params, write_json  # noqa: E402
 from galaxy_xai.models.sfnet_training import (  # noqa: E402
-    TARGETS, Standardiser, aligned, centre_crop, features_and_outputs, load_feature_table, rmse_dex,
-    save_feature_table, save_model, settings, sfnet_k, target_sample, train_sfnet,
+    TARGETS, aligned, load_feature_table, load_target_data, rmse_dex, save_trained, settings, sfnet_k, train_sfnet,
 )
 from galaxy_xai.models.training import Throughput, set_seeds  # noqa: E402
 
@@ -34,11 +31,7 @@ def main(target, params_path="params.yaml", prepared="out/prepared/sdss", dense_
     params = load_params(params_path)
     cfg, k = settings(params, params_path), sfnet_k(params, params_path)
     set_seeds(cfg["seed"])
-    catalog = pd.read_parquet(Path(prepared) / "catalog.parquet")
-    images = centre_crop(np.load(Path(prepared) / "images.npy", mmap_mode="r"), cfg["crop"])
-    train, val = target_sample(catalog, target)
-    columns = TARGETS[target][1]
-    scaler = Standardiser.fit(train[columns], cfg["standardise"])
+    images, train, val, columns, scaler = load_target_data(prepared, target, cfg)
     dense_table = load_feature_table(Path(dense_root) / target / "features.npz")
     dense = keras.models.load_model(Path(dense_root) / target / "model.keras", compile=False) \
         if cfg["init"] == "dense" else None
@@ -53,15 +46,9 @@ def main(target, params_path="params.yaml", prepared="out/prepared/sdss", dense_
                      ] if cfg["epochs"] else []  # a warm start alone has no learning curve
         model, history = train_sfnet(cfg, k, images, train, val, columns, scaler, dense,
                                      aligned(dense_table, train), callbacks=callbacks)
-        save_model(model, tmp / "model.keras")
-        both = pd.concat([train, val], ignore_index=True)
-        features, outputs = features_and_outputs(model, images, both["row"], cfg["batch_size"])
-        save_feature_table(tmp / "features.npz", both, features, scaler.inverse(outputs), columns)
-        write_json(tmp / "standardiser.json", scaler.to_dict())
-    is_val = (both["split"] == "validation").to_numpy()
-    total, per_output = rmse_dex(both.loc[is_val, columns], scaler.inverse(outputs[is_val]))
+        val_features, total, per_output = save_trained(tmp, model, images, train, val, columns, scaler,
+                                                       cfg["batch_size"])
     dense_rmse, _ = rmse_dex(aligned(dense_table, val, "targets"), aligned(dense_table, val, "predictions"))
-    val_features = features[is_val]
     write_json(Path("out/metrics") / f"train_sfnet_{target}.json", {
         "k": k, "val_rmse": total, "val_rmse_per_output": dict(zip(columns, per_output)),
         "dense_val_rmse": dense_rmse, "rmse_ratio_to_dense": total / dense_rmse,

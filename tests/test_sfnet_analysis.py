@@ -213,3 +213,29 @@ def test_settings_read_the_params_file_and_reject_typos_and_bad_values():
     bad["sfnet"]["trainable_from"] = "stage9"
     with pytest.raises(ParamError, match="trainable_from"):
         settings(bad)
+
+
+def test_load_target_data_and_save_trained_write_the_stage_files(tmp_path):
+    import keras
+
+    from galaxy_xai.models.sfnet import build_dense_twin
+    from galaxy_xai.models.sfnet_training import load_feature_table, load_target_data, save_trained
+
+    keras.utils.set_random_seed(11)
+    rng = np.random.default_rng(12)
+    pd.DataFrame({
+        "objID": [f"g{i}" for i in range(12)], "row": range(12), "in_metallicity": True,
+        "oh_p50": rng.normal(9.0, 0.2, 12), "split": ["train"] * 8 + ["validation"] * 4,
+    }).to_parquet(tmp_path / "catalog.parquet")
+    np.save(tmp_path / "images.npy", (rng.random((12, 40, 40, 3)) * 255).astype(np.uint8))
+    images, train, val, columns, scaler = load_target_data(tmp_path, "metallicity", {"crop": 32, "standardise": True})
+    assert images.shape == (12, 32, 32, 3) and (len(train), len(val)) == (8, 4) and columns == ["oh_p50"]
+    out = tmp_path / "out"
+    out.mkdir()
+    val_features, total, per_output = save_trained(out, build_dense_twin(1, images.shape[1:]), images, train, val,
+                                                   columns, scaler, batch_size=5)
+    assert {p.name for p in out.iterdir()} == {"model.keras", "features.npz", "standardiser.json"}
+    table = load_feature_table(out / "features.npz")
+    np.testing.assert_array_equal(val_features, table["features"][table["validation"]])
+    want_total, want_per = rmse_dex(table["targets"][table["validation"]], table["predictions"][table["validation"]])
+    assert total == pytest.approx(want_total) and per_output == pytest.approx(want_per)

@@ -12,13 +12,14 @@ then re-fitted by least squares on the twin's top-k masked features, and only th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import keras
 import numpy as np
 import pandas as pd
 from sklearn.linear_model import Ridge
 
-from galaxy_xai.io import ParamError, check_known, is_null, require
+from galaxy_xai.io import ParamError, check_known, is_null, require, write_json
 from galaxy_xai.models.sfnet import build_sfnet, compile_sfnet
 from galaxy_xai.models.training import image_batches
 
@@ -247,3 +248,29 @@ def save_model(model: keras.Model, path) -> None:
     bare = keras.Model.from_config(model.get_config())  # uncompiled (clone_model would recompile)
     bare.set_weights(model.get_weights())
     bare.save(path)
+
+
+def load_target_data(prepared, target: str, cfg: dict):
+    """What both trainers read: cropped images, train / validation galaxies, target columns, fitted scaler."""
+    catalog = pd.read_parquet(Path(prepared) / "catalog.parquet")
+    images = centre_crop(np.load(Path(prepared) / "images.npy", mmap_mode="r"), cfg["crop"])
+    train, val = target_sample(catalog, target)
+    columns = TARGETS[target][1]
+    return images, train, val, columns, Standardiser.fit(train[columns], cfg["standardise"])
+
+
+def save_trained(out_dir, model, images, train, val, columns, scaler, batch_size):
+    """Write a trained network's model.keras, features.npz and standardiser.json into `out_dir`.
+
+    Shared by stages sfnet_dense and train_sfnet so both write the same files. Returns the
+    validation galaxies' features and the validation RMSE in dex (overall, per output).
+    """
+    out_dir = Path(out_dir)
+    save_model(model, out_dir / "model.keras")
+    both = pd.concat([train, val], ignore_index=True)
+    features, outputs = features_and_outputs(model, images, both["row"], batch_size)
+    save_feature_table(out_dir / "features.npz", both, features, scaler.inverse(outputs), columns)
+    write_json(out_dir / "standardiser.json", scaler.to_dict())
+    is_val = (both["split"] == "validation").to_numpy()
+    total, per_output = rmse_dex(both.loc[is_val, columns], scaler.inverse(outputs[is_val]))
+    return features[is_val], total, per_output
