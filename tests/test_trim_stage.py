@@ -146,20 +146,32 @@ def _model(shape, n_outputs, activation):
                              keras.layers.Dense(n_outputs, activation=activation)])
 
 
+# Function scope, not module: each test writes out/ and metrics/ under the root, and the SDSS
+# test adds a scaling file to the model folder, so a shared root would make tests order-dependent.
 @pytest.fixture()
-def galaxy_zoo(tmp_path):
+def stage_root(tmp_path):
+    """Factory: make(family, catalog, model, seed) -> a root with prepared/<family> (8 px images) and model/."""
+    def make(family, catalog, model, seed):
+        rng = np.random.default_rng(seed)
+        prepared = tmp_path / "prepared" / family
+        prepared.mkdir(parents=True)
+        np.save(prepared / "images.npy", rng.integers(0, 256, (len(catalog), 8, 8, 3), dtype=np.uint8))
+        catalog.to_parquet(prepared / "catalog.parquet")
+        (tmp_path / "model").mkdir()
+        model.save(tmp_path / "model" / "model.keras")
+        return tmp_path
+    return make
+
+
+@pytest.fixture()
+def galaxy_zoo(stage_root):
     """A prepared Galaxy Zoo folder (10 galaxies, 8 px), its truth table and a model folder."""
-    rng = np.random.default_rng(0)
     n = 10
-    prepared = tmp_path / "prepared" / "galaxy_zoo"
-    prepared.mkdir(parents=True)
-    np.save(prepared / "images.npy", rng.integers(0, 256, (n, 8, 8, 3), dtype=np.uint8))
     split = ["validation"] * 8 + ["train"] * 2
-    pd.DataFrame({"GalaxyID": 100 + np.arange(n), "split": split, "row": np.arange(n)}).to_parquet(prepared / "catalog.parquet")
-    pd.DataFrame({"GalaxyID": 100 + np.arange(n), "has_bar": np.arange(n) % 2 == 0}).to_parquet(tmp_path / "truth.parquet")
-    (tmp_path / "model").mkdir()
-    _model((8, 8, 3), len(VOTE_COLUMNS), "sigmoid").save(tmp_path / "model" / "model.keras")
-    return tmp_path
+    catalog = pd.DataFrame({"GalaxyID": 100 + np.arange(n), "split": split, "row": np.arange(n)})
+    root = stage_root("galaxy_zoo", catalog, _model((8, 8, 3), len(VOTE_COLUMNS), "sigmoid"), seed=0)
+    pd.DataFrame({"GalaxyID": 100 + np.arange(n), "has_bar": np.arange(n) % 2 == 0}).to_parquet(root / "truth.parquet")
+    return root
 
 
 def _run_stage(root, name, family, params_path):
@@ -195,21 +207,16 @@ def test_trim_stage_without_truth_has_no_groups(galaxy_zoo):
     assert curves["methods"]["knockout"]["groups"] == {}
 
 
-def test_trim_stage_maps_standardised_sfnet_output_to_physical_units(tmp_path):
-    rng = np.random.default_rng(1)
+def test_trim_stage_maps_standardised_sfnet_output_to_physical_units(stage_root):
     n = 8
-    prepared = tmp_path / "prepared" / "sdss"
-    prepared.mkdir(parents=True)
-    np.save(prepared / "images.npy", rng.integers(0, 256, (n, 8, 8, 3), dtype=np.uint8))
-    pd.DataFrame({"objID": [str(10**18 + i) for i in range(n)], "oh_p50": np.linspace(8.5, 9.2, n),
-                  "in_metallicity": [True] * (n - 1) + [False], "split": "validation", "row": np.arange(n)}).to_parquet(prepared / "catalog.parquet")
-    (tmp_path / "model").mkdir()
-    _model((6, 6, 3), 1, None).save(tmp_path / "model" / "model.keras")  # SFNet sees a centre crop
-    params = _params(tmp_path, None)
+    catalog = pd.DataFrame({"objID": [str(10**18 + i) for i in range(n)], "oh_p50": np.linspace(8.5, 9.2, n),
+                            "in_metallicity": [True] * (n - 1) + [False], "split": "validation", "row": np.arange(n)})
+    root = stage_root("sdss", catalog, _model((6, 6, 3), 1, None), seed=1)  # SFNet sees a centre crop
+    params = _params(root, None)
     with pytest.raises(ParamError, match="scaling"):
-        _run_stage(tmp_path, "s", "sdss", params)
-    (tmp_path / "model" / trim_stage.SCALING_FILE).write_text(json.dumps({"mean": [9.0], "std": [0.2]}))
-    out, metrics = _run_stage(tmp_path, "s", "sdss", params)
+        _run_stage(root, "s", "sdss", params)
+    (root / "model" / trim_stage.SCALING_FILE).write_text(json.dumps({"mean": [9.0], "std": [0.2]}))
+    out, metrics = _run_stage(root, "s", "sdss", params)
     sample = pd.read_parquet(out / "sample.parquet")
     assert 8.0 < sample["prediction"].mean() < 10.0 and metrics["output_scaling"] == [9.0, 0.2]
     assert sample["property"].notna().all() and len(sample) == 6  # 7 with a metallicity, n_images = 6
