@@ -11,7 +11,9 @@ import sys
 from pathlib import Path
 
 from galaxy_xai.io import load_params
-from stages.scl import ESTIMATOR_KEYS, PREPARED, checked_dataset, estimator_settings, train_and_infer
+from galaxy_xai.models.scl_training import (
+    ESTIMATOR_KEYS, PREPARED, checked_dataset, estimator_settings, train_and_infer,
+)
 
 MI_KEYS = ESTIMATOR_KEYS + ("datasets", "pairs")
 

@@ -8,6 +8,7 @@ import pytest
 
 from galaxy_xai.io import ParamError
 from galaxy_xai.models import scl
+from galaxy_xai.models import scl_training as sclt
 from stages import local_tests as lt
 from stages import mi_decompose as md
 from stages import scl as st
@@ -46,9 +47,9 @@ def test_scl_settings_fail_with_one_clear_sentence(changes, words):
 
 
 def test_dataset_names_are_checked():
-    assert st.checked_dataset("Mopt+Ioptnorm", "mi") == "Mopt+Ioptnorm"
+    assert sclt.checked_dataset("Mopt+Ioptnorm", "mi") == "Mopt+Ioptnorm"
     with pytest.raises(ParamError, match="mi.datasets"):
-        st.checked_dataset("Nope", "mi")
+        sclt.checked_dataset("Nope", "mi")
 
 
 # ------------------------------------------------------------------------------ predictions
@@ -59,13 +60,13 @@ def test_prediction_table_and_split_metrics():
     y = np.array([1.2, 2.7, np.nan, 3.1])
     cat = pd.DataFrame({"row": [10, 11, 12, 13], "split": ["train", "train", "test", "test"]})
     out = {"p": p, **scl.point_estimates(p, edges)}
-    table = st.prediction_table(cat, y, out, edges)
+    table = sclt.prediction_table(cat, y, out, edges)
     assert list(table["row"]) == [10, 11, 12, 13]
     np.testing.assert_allclose(table["cross_entropy"], [0, 0, np.nan, 0], atol=1e-12)
     np.testing.assert_allclose(table["est_mode"], [1.5, 2.5, 0.5, 3.5])
-    masks = st.split_masks(cat, y)
+    masks = sclt.split_masks(cat, y)
     assert masks["test"].tolist() == [False, False, False, True]  # the null target is left out
-    metrics = st.split_metrics(table, p, masks, edges)
+    metrics = sclt.split_metrics(table, p, masks, edges)
     assert set(metrics) == {"train", "test"} and metrics["test"]["n"] == 1
     assert metrics["train"]["mean"]["bias"] == pytest.approx(((1.5 - 1.2) + (2.5 - 2.7)) / 2)
     assert metrics["train"]["crps"] == pytest.approx(0.0)
@@ -74,13 +75,13 @@ def test_prediction_table_and_split_metrics():
 def test_prior_bias_makes_the_untrained_estimator_predict_the_smoothed_prior():
     edges = scl.bin_edges(40, 6.0, 12.5)
     y = np.random.default_rng(0).normal(10, 0.5, 500)
-    log_prior = st.log_prior(y, edges, smoothing=0.2)
+    log_prior = sclt.log_prior(y, edges, smoothing=0.2)
     prior = np.exp(log_prior)
     assert prior.sum() == pytest.approx(1.0) and (prior > 0).all()
     centres = scl.bin_centres(edges)
     assert np.sum(prior * centres) == pytest.approx(10.0, abs=0.05)
     model = scl.SCLModel((5,), 0, bins=40, n_layers=2, mi_only=True, seed=0)
-    st.start_at_prior(model, y, edges, smoothing=0.2)
+    sclt.start_at_prior(model, y, edges, smoothing=0.2)
     out = scl.infer(model, np.zeros((3, 5), np.float32), np.zeros((3, 0), np.float32))
     # the kernel still adds a little; the bias dominates at initialisation
     assert np.abs(out["mean"] - 10.0).max() < 0.3
