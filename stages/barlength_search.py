@@ -6,26 +6,9 @@ import numpy as np
 import pandas as pd
 
 from galaxy_xai.io import atomic_path, get_logger, load_params, require, write_json
-from galaxy_xai.xai.bar_study import MODES, SINGLE, best_cells, grey, grid_search, split_bars
+from galaxy_xai.xai.bar_study import MODES, bar_table, best_cells, grey, grid_search, load_heatmaps, split_bars
 
 log = get_logger("stage.barlength_search")
-
-
-def load_heatmaps(root="out/heatmaps"):
-    """The three models' maps aligned on one objid index."""
-    maps, index = {}, None
-    for m in SINGLE:
-        idx = pd.read_parquet(Path(root) / m / "index.parquet")
-        if index is not None and not idx["objid"].equals(index["objid"]):
-            raise ValueError(f"{root}/{m}/index.parquet: galaxies differ from the other models' heatmaps")
-        index = idx
-        maps[m] = np.load(Path(root) / m / "heatmaps.npy")
-    return maps, index
-
-
-def bar_table(index, prepared):
-    bars = pd.read_parquet(Path(prepared) / "bars.parquet").set_index("objid").loc[index["objid"]].reset_index()
-    return bars
 
 
 def search_settings(params, source):

@@ -13,18 +13,10 @@ import pandas as pd
 
 from galaxy_xai.io import atomic_path, get_logger, load_params, require, write_json
 from galaxy_xai.xai.bar_length import OK
-from galaxy_xai.xai.bar_study import agreement, calibrate, calibrated_rmse, grey, in_catalogue_units, measure_mode, mode_heatmaps, split_bars
-from stages.barlength_search import bar_table, load_heatmaps
+from galaxy_xai.xai.bar_study import (agreement, bar_table, calibrate, calibrated_rmse, grey, in_catalogue_units,
+                                      load_heatmaps, measure_mode, mode_heatmaps, split_bars, true_lengths)
 
 log = get_logger("stage.barlength_test")
-
-
-def true_lengths(truth_path, objids):
-    """True projected bar lengths in the catalogue's units (arcsec), or None for real data."""
-    if truth_path is None:
-        return None
-    truth = pd.read_parquet(truth_path, columns=["objid", "bar_length_arcsec"]).set_index("objid")
-    return truth["bar_length_arcsec"].reindex(objids).to_numpy()
 
 
 def evaluate(lengths_val, lengths_test, ref_val, ref_test):

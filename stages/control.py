@@ -14,8 +14,7 @@ from galaxy_xai.io import atomic_path, get_logger, load_params, require, write_j
 from galaxy_xai.models.morphology import augmentation, swish_backbone
 from galaxy_xai.models.training import image_batches, predict_rows, set_seeds
 from galaxy_xai.params import augmentation_kwargs, bn_momentum, image_shape
-from galaxy_xai.xai.bar_study import agreement
-from stages.barlength_test import true_lengths
+from galaxy_xai.xai.bar_study import agreement, true_lengths
 
 log = get_logger("stage.control")
 

@@ -9,6 +9,7 @@ Pearson r needs no calibration.
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -115,3 +116,31 @@ def best_cells(table: pd.DataFrame) -> pd.DataFrame:
     """Per (mode, xinput) the cell with the highest Pearson r (ties: lower RMSE)."""
     ranked = table.dropna(subset=["pearson_r"]).sort_values(["pearson_r", "rmse"], ascending=[False, True], kind="stable")
     return ranked.groupby(["mode", "xinput"], sort=False).head(1).reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- inputs of the stages
+
+def load_heatmaps(root="out/heatmaps"):
+    """The three models' maps aligned on one objid index."""
+    maps, index = {}, None
+    for m in SINGLE:
+        idx = pd.read_parquet(Path(root) / m / "index.parquet")
+        if index is not None and not idx["objid"].equals(index["objid"]):
+            raise ValueError(f"{root}/{m}/index.parquet: galaxies differ from the other models' heatmaps")
+        index = idx
+        maps[m] = np.load(Path(root) / m / "heatmaps.npy")
+    return maps, index
+
+
+def bar_table(index, prepared):
+    """The bar catalogue rows of the heatmaps' galaxies, in the heatmaps' order."""
+    bars = pd.read_parquet(Path(prepared) / "bars.parquet").set_index("objid").loc[index["objid"]].reset_index()
+    return bars
+
+
+def true_lengths(truth_path, objids):
+    """True projected bar lengths in the catalogue's units (arcsec), or None for real data."""
+    if truth_path is None:
+        return None
+    truth = pd.read_parquet(truth_path, columns=["objid", "bar_length_arcsec"]).set_index("objid")
+    return truth["bar_length_arcsec"].reindex(objids).to_numpy()

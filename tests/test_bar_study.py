@@ -1,0 +1,72 @@
+"""The bar-length study around the measurement: splits, modes, calibration, cell choice, inputs."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from galaxy_xai.xai import bar_study as bs
+from galaxy_xai.xai.bar_length import OK
+
+
+def test_split_is_seeded_and_sized():
+    a, b = bs.split_bars(10, 0.3, seed=1), bs.split_bars(10, 0.3, seed=1)
+    assert list(a) == list(b)
+    assert (a == "validation").sum() == 3 and (a == "test").sum() == 7
+    assert list(bs.split_bars(10, 0.3, seed=2)) != list(a)
+
+
+def test_averageheatmaps_is_the_renormalised_mean_and_xinput_multiplies():
+    rng = np.random.default_rng(0)
+    maps = {m: rng.random((2, 5, 5)).astype(np.float16) for m in bs.SINGLE}
+    grey = rng.random((2, 5, 5)).astype(np.float32)
+    (mean,) = bs.mode_heatmaps(maps, "averageheatmaps", False, grey)
+    assert mean.min(axis=(1, 2)) == pytest.approx([0, 0]) and mean.max(axis=(1, 2)) == pytest.approx([1, 1])
+    (vgg,) = bs.mode_heatmaps(maps, "vgg16", True, grey)
+    np.testing.assert_allclose(vgg, maps["vgg16"].astype(np.float32) * grey)
+    assert len(bs.mode_heatmaps(maps, "averagemeasurements", False, grey)) == 3
+
+
+def test_measure_mode_averages_lengths_and_keeps_the_first_flag():
+    bar, short = np.zeros((48, 48), np.float32), np.zeros((48, 48), np.float32)
+    bar[20, 5:36] = 1.0  # one row: the sweep never stops, length 30 px
+    short[20, 5:16] = 1.0  # 10 px
+    flat = np.full((48, 48), 0.5, np.float32)  # constant: flagged
+    lengths, flags = bs.measure_mode([np.stack([bar, bar]), np.stack([short, flat])], 0.5, 3)
+    assert lengths[0] == pytest.approx(20.0)  # the mean of 30 and 10
+    assert np.isnan(lengths[1]) and flags[0] == OK and flags[1] != OK
+
+
+def test_calibration_recovers_a_line_and_scores_it():
+    measured = np.array([1.0, 2.0, 3.0, 4.0, np.nan])
+    reference = 2 * measured + 1
+    line = bs.calibrate(measured, reference)
+    assert line == pytest.approx((2.0, 1.0))
+    assert bs.calibrated_rmse(measured, reference, line) == pytest.approx(0.0, abs=1e-12)
+    assert bs.calibrated_rmse(measured, reference + 1, line) == pytest.approx(1.0)
+    assert bs.calibrate(np.ones(5), reference) is None  # constant lengths give no line
+    assert bs.agreement(measured, -reference) == {"pearson_r": pytest.approx(-1.0), "n": 4}
+
+
+def test_best_cell_has_the_highest_r_then_the_lowest_rmse():
+    table = pd.DataFrame({
+        "mode": ["vgg16"] * 3 + ["xception"], "xinput": [False] * 4,
+        "corr_threshold": [0.5, 0.6, 0.7, 0.5], "len_threshold": [3] * 4,
+        "pearson_r": [0.8, 0.9, 0.9, None], "rmse": [1.0, 2.0, 1.5, 0.1],
+    })
+    best = bs.best_cells(table)
+    assert len(best) == 1 and best.loc[0, "corr_threshold"] == 0.7  # xception had no r at all
+
+
+def test_heatmaps_of_different_galaxies_are_refused(tmp_path):
+    for i, m in enumerate(bs.SINGLE):
+        (tmp_path / m).mkdir()
+        pd.DataFrame({"objid": [1, 2 + (m == "xception")]}).to_parquet(tmp_path / m / "index.parquet")
+        np.save(tmp_path / m / "heatmaps.npy", np.zeros((2, 4, 4), np.float16))
+    with pytest.raises(ValueError, match="xception/index.parquet"):
+        bs.load_heatmaps(tmp_path)
+
+
+def test_true_lengths_follow_the_asked_ids_and_are_none_for_real_data(tmp_path):
+    path = tmp_path / "truth.parquet"
+    pd.DataFrame({"objid": [5, 6, 7], "bar_length_arcsec": [1.0, 2.0, 3.0]}).to_parquet(path)
+    np.testing.assert_array_equal(bs.true_lengths(path, [7, 5, 9]), [3.0, 1.0, np.nan])
+    assert bs.true_lengths(None, [7]) is None
