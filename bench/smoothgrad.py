@@ -34,6 +34,7 @@ def small_cnn(size, units, seed=0):
 
 
 def tf_keras_vis_one_by_one(model, images, output_index, samples, noise, seed):
+    """tf-keras-vis Saliency called one image at a time, as the original study ran it."""
     saliency = Saliency(model, model_modifier=ReplaceToLinear(), clone=True)
     np.random.seed(seed)
     with warnings.catch_warnings():

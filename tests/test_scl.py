@@ -154,24 +154,17 @@ def _fit(model, ds, steps, lr=1e-3):
 SCL_LOSSES = {"loss", "ce", "recon", "ycontrast", "lcontrast"}
 
 
-def test_one_step_photometry_reports_every_loss(catalog):
-    df, _ = catalog
-    main, add = scl.dataset_inputs("Mopt", df)
-    edges = scl.bin_edges(BINS)
-    model = scl.SCLModel(main.shape[1:], add.shape[1], bins=BINS, n_layers=3, seed=1)
-    ds = scl.train_dataset(main, add, df["lgm_tot_p50"].to_numpy(), edges, batch_size=8, seed=1)
-    history = _fit(model, ds, 1)
-    assert set(history) == SCL_LOSSES
-    assert all(np.isfinite(v[0]) and v[0] > 0 for v in history.values())
-
-
-def test_one_step_images_reports_every_loss(catalog):
+@pytest.mark.parametrize("name, kwargs, study, batch_size", [
+    ("Mopt", dict(n_layers=3), (8, 8, 1.0), 8),
+    ("IoptMir", dict(width=0.125), (16, 512, 100.0), 4),
+])
+def test_one_step_reports_every_loss(catalog, name, kwargs, study, batch_size):
     df, images = catalog
-    main, add = scl.dataset_inputs("IoptMir", df, images)
+    main, add = scl.dataset_inputs(name, df, images)
     edges = scl.bin_edges(BINS)
-    model = scl.SCLModel(main.shape[1:], add.shape[1], bins=BINS, width=0.125, seed=1)
-    assert (model.m, model.e, model.coeff_recon) == (16, 512, 100.0)
-    ds = scl.train_dataset(main, add, df["lgm_tot_p50"].to_numpy(), edges, batch_size=4, seed=1)
+    model = scl.SCLModel(main.shape[1:], add.shape[1], bins=BINS, seed=1, **kwargs)
+    assert (model.m, model.e, model.coeff_recon) == study  # the study's defaults per input kind
+    ds = scl.train_dataset(main, add, df["lgm_tot_p50"].to_numpy(), edges, batch_size=batch_size, seed=1)
     history = _fit(model, ds, 1)
     assert set(history) == SCL_LOSSES
     assert all(np.isfinite(v[0]) and v[0] > 0 for v in history.values())

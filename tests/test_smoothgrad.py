@@ -1,12 +1,8 @@
-import warnings
-
 import keras
 import numpy as np
 import pytest
-from tf_keras_vis.saliency import Saliency
-from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
-from tf_keras_vis.utils.scores import CategoricalScore
 
+from bench.smoothgrad import tf_keras_vis_one_by_one  # the reference: as the original study ran it
 from galaxy_xai.xai.bar_length import CONSTANT_HEATMAP, measure_bar_lengths
 from galaxy_xai.xai.smoothgrad import iter_smoothgrad, linear_output_model, smoothgrad
 
@@ -35,20 +31,8 @@ def images():
     return np.random.default_rng(1).random((5, 16, 16, 3), dtype=np.float32)
 
 
-def tf_keras_vis_maps(model, images, seed):
-    """tf-keras-vis Saliency one image at a time, as the original study ran it."""
-    saliency = Saliency(model, model_modifier=ReplaceToLinear(), clone=True)
-    np.random.seed(seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # Keras 3 warns about the list input tf-keras-vis passes
-        return np.concatenate([
-            saliency(CategoricalScore(OUTPUT_INDEX), image[None], smooth_samples=SAMPLES,
-                     smooth_noise=NOISE)
-            for image in images])
-
-
 def test_matches_tf_keras_vis_with_the_same_noise(model, images):
-    expected = tf_keras_vis_maps(model, images, seed=7)
+    expected = tf_keras_vis_one_by_one(model, images, OUTPUT_INDEX, SAMPLES, NOISE, seed=7)
     # 2 images per gradient call: chunks of 2, 2, 1 images
     maps = smoothgrad(model, images, OUTPUT_INDEX, SAMPLES, NOISE, batch_size=8,
                       seed=np.random.RandomState(7))
