@@ -54,7 +54,7 @@ def main(target, params_path="params.yaml", prepared="out/prepared/sdss", dense_
         "dense_val_rmse": dense_rmse, "rmse_ratio_to_dense": total / dense_rmse,
         "features_ever_active": int((val_features != 0).any(axis=0).sum()),
         "epochs_run": 0 if history is None else len(history.history["loss"]),
-        "train_images_per_second": speed.images_per_second if speed.rates else None,
+        "train_images_per_second": speed.images_per_second if speed.seconds else None,
         "n_train": len(train), "n_validation": len(val),
     })
     log.info("%s: SFNet k=%d validation RMSE %.4f dex (dense twin %.4f)", target, k, total, dense_rmse)

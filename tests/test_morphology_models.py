@@ -6,7 +6,7 @@ from keras import layers
 
 from galaxy_xai.models import morphology
 from galaxy_xai.models.morphology import augmentation, build_model, compile_model
-from galaxy_xai.models.training import image_batches, set_seeds
+from galaxy_xai.models.training import Throughput, image_batches, set_seeds
 
 N_OUT = 37
 # The smallest inputs each backbone accepts, to keep the tests fast.
@@ -222,3 +222,15 @@ def test_training_with_augmentation_is_reproducible():
     first, second = _train_once(images, targets), _train_once(images, targets)
     assert all(np.array_equal(a, b) for a, b in zip(first, second))
     assert not np.allclose(first[-1], 0)  # it trained
+
+
+def test_throughput_counts_steps_and_times_each_epoch():
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.zeros((24, 3), np.float32), np.zeros((24, 1), np.float32)
+    speed = Throughput(batch_size=4)
+    model.fit(x, y, batch_size=4, epochs=3, verbose=0, callbacks=[speed])
+    assert speed.steps == [6, 6, 6] and len(speed.seconds) == 3 and min(speed.seconds) > 0
+    one = Throughput(batch_size=4)
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[one])
+    assert one.images_per_second == pytest.approx(4 / one.seconds_per_step)  # a single epoch is kept

@@ -14,7 +14,7 @@ import pandas as pd
 
 from galaxy_xai.io import ParamError, atomic_path, check_known, get_logger, is_null, require, write_json
 from galaxy_xai.models import scl
-from galaxy_xai.models.training import set_seeds
+from galaxy_xai.models.training import Throughput, set_seeds
 
 log = get_logger("scl_training")
 
@@ -111,20 +111,6 @@ def split_masks(cat, y) -> dict:
 
 # ------------------------------------------------------------------------------ training
 
-class EpochTimer(keras.callbacks.Callback):
-    """Wall time of every epoch; the first includes graph tracing, the rest measure steps."""
-
-    def __init__(self):
-        super().__init__()
-        self.seconds = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self._start)
-
-
 def build_model(name, main, add, cfg, mi_only):
     return scl.SCLModel(main.shape[1:], add.shape[1], bins=cfg["bins"], y_min=cfg["y_min"], y_max=cfg["y_max"],
                         m=cfg["m"], e=cfg.get("e"), coeff_recon=cfg.get("coeff_recon"), width=cfg["width"],
@@ -180,7 +166,7 @@ def train_and_infer(name, cfg, mi_only, out_dir, stage, prepared=PREPARED) -> di
              "%d iterations of %s%d galaxies%s", stage, name, kind, main.shape[1:], add.shape[1], train.sum(),
              val.sum(), iterations, "" if mi_only else "2×", batch,
              f", width {cfg['width']}" if kind == "image" else "")
-    timer = EpochTimer()
+    timer = Throughput()
     # keep_best: the weights of the epoch with the lowest validation cross-entropy (a short run
     # on a small sample overfits late); the test split stays untouched by this choice.
     best = keras.callbacks.EarlyStopping("val_ce", mode="min", patience=cfg["epochs"], restore_best_weights=True)
@@ -203,7 +189,7 @@ def train_and_infer(name, cfg, mi_only, out_dir, stage, prepared=PREPARED) -> di
                    "width": cfg["width"] if kind == "image" else None, "iterations": iterations, "batch_size": batch,
                    "kept_epoch": best.best_epoch + 1 if cfg["keep_best"] and val_ds else cfg["epochs"],
                    "train_seconds": sum(timer.seconds), "first_epoch_seconds": timer.seconds[0],
-                   "seconds_per_step": _seconds_per_step(timer.seconds, iterations // cfg["epochs"]),
+                   "seconds_per_step": timer.seconds_per_step,
                    "infer_galaxies_per_second": len(y) / infer_seconds,
                    "splits": split_metrics(table, out["p"], masks, edges)}
         write_json(tmp / "summary.json", summary)
@@ -224,11 +210,6 @@ def prediction_table(cat, y, out, edges) -> pd.DataFrame:
     cross_entropy[known] = scl.per_galaxy_cross_entropy(out["p"][known], y[known], edges)
     return pd.DataFrame({"row": cat["row"].to_numpy(), "split": cat["split"].to_numpy(), "target": y,
                          **{f"est_{e}": out[e] for e in ESTIMATES}, "cross_entropy": cross_entropy})
-
-
-def _seconds_per_step(epoch_seconds, steps):
-    later = epoch_seconds[1:] or epoch_seconds  # the first epoch also traces the graph
-    return float(np.median(later) / steps)
 
 
 # ------------------------------------------------------------------------------ metrics

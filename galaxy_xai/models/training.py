@@ -54,12 +54,16 @@ def predict_rows(model, images, rows, batch_size, scale=1 / 255.0, verbose=0) ->
 
 
 class Throughput(keras.callbacks.Callback):
-    """Training images per second, excluding the first epoch's compile/trace time when possible."""
+    """Wall time and training steps of every epoch, and the rates they give.
 
-    def __init__(self, batch_size):
+    The first epoch also traces (and compiles) the graph, so the rates skip it when there are
+    later epochs. The epoch times include validation, as Keras runs it before `on_epoch_end`.
+    """
+
+    def __init__(self, batch_size=1):
         super().__init__()
         self.batch_size = batch_size
-        self.rates = []
+        self.seconds, self.steps = [], []
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start, self._steps = time.perf_counter(), 0
@@ -68,11 +72,20 @@ class Throughput(keras.callbacks.Callback):
         self._steps += 1
 
     def on_epoch_end(self, epoch, logs=None):
-        self.rates.append(self._steps * self.batch_size / (time.perf_counter() - self._start))
+        self.seconds.append(time.perf_counter() - self._start)
+        self.steps.append(self._steps)
+
+    def _later(self, values):
+        values = np.asarray(values, dtype=float)
+        return values[1:] if len(values) > 1 else values
 
     @property
     def images_per_second(self) -> float:
-        return float(np.median(self.rates[1:] if len(self.rates) > 1 else self.rates))
+        return float(np.median(self._later(self.steps) * self.batch_size / self._later(self.seconds)))
+
+    @property
+    def seconds_per_step(self) -> float:
+        return float(np.median(self._later(self.seconds) / self._later(self.steps)))
 
 
 def set_seeds(seed: int) -> None:

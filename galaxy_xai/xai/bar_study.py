@@ -134,8 +134,7 @@ def load_heatmaps(root="out/heatmaps"):
 
 def bar_table(index, prepared):
     """The bar catalogue rows of the heatmaps' galaxies, in the heatmaps' order."""
-    bars = pd.read_parquet(Path(prepared) / "bars.parquet").set_index("objid").loc[index["objid"]].reset_index()
-    return bars
+    return pd.read_parquet(Path(prepared) / "bars.parquet").set_index("objid").loc[index["objid"]].reset_index()
 
 
 def true_lengths(truth_path, objids):
