@@ -41,6 +41,7 @@ def training_settings(params, name, source="params.yaml") -> dict:
         batch_size=require(params, "train.batch_size", int, pos, "a positive integer", source),
         lr=float(require(params, "train.optimizer.lr", num, pos, "a positive number", source)),
         decay=float(require(params, "train.optimizer.decay", num, lambda v: v >= 0, "a non-negative number", source)),
+        schedule=lr_schedule(params, source),
         jit_compile=require(params, f"train.jit_compile.{name}", bool, source=source),
         reduce_lr=require(params, "train.callbacks.reduce_lr", dict, source=source),
         early_stopping=require(params, "train.callbacks.early_stopping", dict, source=source),
@@ -55,3 +56,13 @@ def bn_momentum(params, source="params.yaml"):
     value = require(params, "train.bn_momentum", (int, float, type(None)),
                     lambda v: v is None or 0 < v < 1, "null or a number in (0, 1)", source)
     return None if value is None else float(value)
+
+
+def lr_schedule(params, source="params.yaml") -> str:
+    """`train.optimizer.schedule`: constant (with `decay` and ReduceLROnPlateau) or cosine (decay 0)."""
+    schedule = require(params, "train.optimizer.schedule", str, lambda v: v in ("constant", "cosine"),
+                       "constant or cosine", source)
+    decay = require(params, "train.optimizer.decay", (int, float), lambda v: v >= 0, "a non-negative number", source)
+    if schedule == "cosine" and decay:
+        raise ParamError(f"{source}: key 'train.optimizer.decay' must be 0 when train.optimizer.schedule is cosine")
+    return schedule

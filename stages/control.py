@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 
 from galaxy_xai.io import atomic_path, get_logger, load_params, require, write_json
-from galaxy_xai.models.morphology import augmentation, swish_backbone
+from galaxy_xai.models.morphology import augmentation, compile_model, swish_backbone
 from galaxy_xai.models.training import image_batches, predict_rows, set_seeds
-from galaxy_xai.params import augmentation_kwargs, bn_momentum, image_shape
+from galaxy_xai.params import augmentation_kwargs, bn_momentum, image_shape, lr_schedule
 from galaxy_xai.xai.bar_study import agreement, true_lengths
 
 log = get_logger("stage.control")
@@ -43,6 +43,7 @@ def main(params_path="params.yaml", prepared="out/prepared/galaxy_zoo", out_dir=
     lr = float(require(params, "xai.control.lr", float, lambda v: v > 0, "a positive number", params_path))
     batch = require(params, "train.batch_size", int, lambda v: v > 0, "a positive integer", params_path)
     weights = require(params, "model.weights", (str, type(None)), source=params_path)
+    jit = require(params, "train.jit_compile.xception", bool, source=params_path)
     truth_path = require(params, "data.truth", (str, type(None)), source=params_path)
     seed = require(params, "data.random_seed", int, source=params_path)
     set_seeds(seed)
@@ -54,8 +55,9 @@ def main(params_path="params.yaml", prepared="out/prepared/galaxy_zoo", out_dir=
     fit, test = bars[~tested], bars[tested]
     log.info("control: Xception on %d bar galaxies, tested on %d, %d epochs", len(fit), len(test), epochs)
     model = build_regressor(shape, weights, bn_momentum(params, params_path))
-    model.compile(optimizer=keras.optimizers.Adam(lr), loss="mse", metrics=[keras.metrics.RootMeanSquaredError(name="rmse")])
     ds = image_batches(images, fit["row"], fit[["length_scaled"]], batch, shuffle=True, seed=seed, augment=augmentation(**aug, seed=seed))
+    # The morphology CNNs' learning-rate schedule, so the control is trained as well as they are.
+    compile_model(model, lr, jit_compile=jit, schedule=lr_schedule(params, params_path), total_steps=epochs * len(ds))
     model.fit(ds, epochs=epochs, verbose=1)  # a progress bar: epochs take minutes on a CPU
     pred = predict_rows(model, images, test["row"], batch)[:, 0]
     measured = pred * test["PETROR90_R"].to_numpy()

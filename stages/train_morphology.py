@@ -36,7 +36,8 @@ def main(name, params_path="params.yaml", prepared="out/prepared/galaxy_zoo", ou
     val_ds = image_batches(images, val["row"], val[VOTE_COLUMNS], cfg["batch_size"])
     model = build_model(name, shape, len(VOTE_COLUMNS), cfg["weights"],
                         output_mean=train[VOTE_COLUMNS].mean().to_numpy(), bn_momentum=cfg["bn_momentum"])
-    model = compile_model(model, cfg["lr"], cfg["decay"], cfg["jit_compile"])
+    model = compile_model(model, cfg["lr"], cfg["decay"], cfg["jit_compile"], cfg["schedule"],
+                          total_steps=cfg["epochs"] * len(train_ds))
     out_dir = Path(out_root) / name
     with atomic_path(out_dir) as tmp:
         tmp.mkdir()
@@ -47,7 +48,7 @@ def main(name, params_path="params.yaml", prepared="out/prepared/galaxy_zoo", ou
             DVCLiveCallback(live=Live(str(tmp / "live"), save_dvc_exp=False, dvcyaml=False)),
             speed,
         ]
-        if cfg["decay"] == 0:  # ReduceLROnPlateau cannot lower a decay schedule
+        if cfg["schedule"] == "constant" and cfg["decay"] == 0:  # it cannot lower a schedule
             callbacks.insert(0, keras.callbacks.ReduceLROnPlateau(**cfg["reduce_lr"]))
         history = model.fit(train_ds, validation_data=val_ds, epochs=cfg["epochs"], callbacks=callbacks, verbose=1)
         model.save(tmp / "model.keras")

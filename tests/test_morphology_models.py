@@ -5,7 +5,9 @@ import keras
 from keras import layers
 
 from galaxy_xai.models import morphology
-from galaxy_xai.models.morphology import augmentation, build_model, compile_model
+from galaxy_xai.io import ParamError
+from galaxy_xai.models.morphology import augmentation, build_model, compile_model, learning_rate
+from galaxy_xai.params import lr_schedule
 from galaxy_xai.models.training import Throughput, image_batches, set_seeds
 
 N_OUT = 37
@@ -142,6 +144,34 @@ def test_no_decay_keeps_a_settable_learning_rate():
     model.optimizer.learning_rate = 0.005
     assert float(model.optimizer.learning_rate) == pytest.approx(0.005)
     assert model.jit_compile is True
+
+
+def test_cosine_schedule_falls_from_lr_to_zero_over_the_run():
+    model = compile_model(tiny_model(), lr=0.01, schedule="cosine", total_steps=8)
+    x, y = np.ones((4, 3), "float32"), np.zeros((4, 2), "float32")
+    seen = [float(model.optimizer._get_current_learning_rate())]
+    for _ in range(8):
+        model.train_on_batch(x, y)
+        seen.append(float(model.optimizer._get_current_learning_rate()))
+    assert seen[0] == pytest.approx(0.01)
+    assert seen[4] == pytest.approx(0.005, rel=1e-5)  # half-way down the cosine
+    assert seen[-1] == pytest.approx(0.0, abs=1e-9)
+    assert all(a > b for a, b in zip(seen, seen[1:]))
+
+
+def test_schedule_settings_are_checked():
+    with pytest.raises(ValueError, match="unknown learning-rate schedule"):
+        learning_rate(0.01, schedule="step")
+    with pytest.raises(ValueError, match="needs total_steps and decay 0"):
+        learning_rate(0.01, decay=0.1, schedule="cosine", total_steps=10)
+    params = {"train": {"optimizer": {"lr": 0.01, "decay": 0.1, "schedule": "cosine"}}}
+    with pytest.raises(ParamError, match="'train.optimizer.decay' must be 0 when train.optimizer.schedule is cosine"):
+        lr_schedule(params)
+    params["train"]["optimizer"]["schedule"] = "linear"
+    with pytest.raises(ParamError, match="'train.optimizer.schedule' must be constant or cosine"):
+        lr_schedule(params)
+    params["train"]["optimizer"].update(schedule="cosine", decay=0.0)
+    assert lr_schedule(params) == "cosine"
 
 
 def test_unknown_backbone_is_refused():
