@@ -65,11 +65,15 @@ def main(backbone="resnet50v2", n_images=32, size=72, n_bands=8, steps=8, batch_
     ig = trim.band_importance(model, images, OUTPUT, masks, "integrated_gradients_zero", steps, batch_size)
     graph_s = time.perf_counter() - start
 
-    scale = np.abs(ref_ig).max() + np.abs(ref_knockout).max()
-    difference = max(np.abs(knockout - ref_knockout).max(), np.abs(ig - ref_ig).max()) / scale
-    assert difference < 1e-4, difference
+    # Graph mode fuses ops (convolution + batch norm + activation) in another order than eager
+    # calls, so float32 round-off differs. A knock-out score is a difference of two outputs, so
+    # its round-off is that of the outputs: scale it by max |f(x)|; IG by its own largest score.
+    f_max = np.abs(trim.predict_output(model, images, OUTPUT)).max()
+    difference = {"knockout": float(np.abs(knockout - ref_knockout).max() / f_max),
+                  "ig_zero": float(np.abs(ig - ref_ig).max() / np.abs(ref_ig).max())}
+    assert max(difference.values()) < 1e-4, difference
     print(f"{backbone}, {n_images} images {size}x{size}x3, {n_bands} bands, {steps} IG steps: "
-          f"max relative difference {difference:.1e}")
+          f"max difference (knockout / max |f|, IG / max |IG|): " + ", ".join(f"{k} {v:.1e}" for k, v in difference.items()))
     print(f"graph (band_importance) {graph_s:7.2f} s  {n_images / graph_s:6.2f} images/s")
     print(f"eager reference         {eager_s:7.2f} s  {n_images / eager_s:6.2f} images/s")
     print(f"speed ratio {eager_s / graph_s:.1f}x")

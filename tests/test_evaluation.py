@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from galaxy_xai.models.evaluation import auc, ensemble_mean, rmse
+from galaxy_xai.models.evaluation import auc, ensemble_mean, rmse, visible_bar_auc
 
 
 def _table(ids, values):
@@ -30,3 +30,13 @@ def test_rmse_and_auc():
     assert rmse([0, 0], [3, 4]) == pytest.approx(np.sqrt(12.5))
     assert auc([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9]) == 1.0
     assert auc([1, 1], [0.1, 0.2]) is None
+
+
+def test_visible_bar_auc_leaves_out_only_the_edge_on_bars():
+    has_bar = np.array([True, True, True, False, False, False])
+    cos_i = np.array([0.9, 0.8, 0.1, 0.1, 0.5, 0.9])  # the third bar is seen edge-on
+    scores = np.array([0.8, 0.7, 0.1, 0.2, 0.3, 0.4])  # it scores like an unbarred galaxy
+    assert auc(has_bar, scores) == pytest.approx(6 / 9)
+    # without it the visible bars outrank every unbarred galaxy; the edge-on unbarred one stays
+    assert visible_bar_auc(has_bar, cos_i, scores, 0.3) == 1.0
+    assert visible_bar_auc(has_bar, cos_i, scores, 0.95) is None  # no visible bar left

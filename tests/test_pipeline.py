@@ -116,7 +116,7 @@ def test_morphology_outputs(clone):
         assert ids.is_unique and set(ids) == set(cat["GalaxyID"]), model
         assert train.shape[1] == 38
     metrics = json.loads((dst / "out/metrics/morphology.json").read_text())
-    assert {"vgg16", "resnet50v2", "xception", "ensemble", "train_mean_baseline"} <= set(metrics)
+    assert {"vgg16", "resnet50v2", "xception", "ensemble", "train_mean_baseline", "labels"} <= set(metrics)
     assert metrics["ensemble"]["test_rmse"] > 0
     assert (dst / "out/morphology/vgg16/live/metrics.json").is_file()
 
