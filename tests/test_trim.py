@@ -164,3 +164,15 @@ def test_validate_methods_smoke():
     for method, stats in result["methods"].items():
         assert record["ranked_first"][method] == record["target_band"]
         assert stats["errors"] == 0 and stats["n_datasets"] == 1
+
+
+def test_a_model_output_is_reused_and_scores_as_the_model():
+    x = _images(n=4, seed=6)
+    model = _nonlinear_model(x.shape[1:])
+    masks = trim.radial_band_masks(12, 10, 3)
+    f = trim.ModelOutput(model, 0)
+    assert trim.model_output(f, 0) is f
+    for method in ("knockout", "integrated_gradients_zero"):
+        np.testing.assert_allclose(trim.band_importance(f, x, 0, masks, method, steps=4),
+                                   trim.band_importance(model, x, 0, masks, method, steps=4), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(trim.predict_output(f, x, 0), model.predict(x, verbose=0)[:, 0], rtol=1e-5, atol=1e-6)

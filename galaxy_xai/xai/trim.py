@@ -124,9 +124,14 @@ class ModelOutput:
         return self._batched(self._gradient, images, batch_size)
 
 
+def model_output(model, output_index: int) -> ModelOutput:
+    """`model` itself when it is a ModelOutput already (its traces are reused), else a new one."""
+    return model if isinstance(model, ModelOutput) else ModelOutput(model, output_index)
+
+
 def predict_output(model, images, output_index: int, batch_size: int = 64) -> np.ndarray:
-    """f(x) for the selected output unit, batched: [N]."""
-    return ModelOutput(model, output_index).predict(images, batch_size)
+    """f(x) for the selected output unit, batched: [N]. `model`: a Keras model or a ModelOutput."""
+    return model_output(model, output_index).predict(images, batch_size)
 
 
 def _midpoints(steps: int) -> tf.Tensor:
@@ -171,6 +176,7 @@ def band_importance(model, images, output_index: int, masks, method: str,
                     steps: int = 32, batch_size: int = 64) -> np.ndarray:
     """Raw TRIM scores [n_images, n_bands] of one model output (see the module docstring).
 
+    `model`: a Keras model, or a ModelOutput of it to reuse one trace across calls.
     `steps` is the number of α values for the IG methods; `batch_size` caps the model batch.
     Images are processed in chunks sized so one chunk's path points fill about one batch.
     """
@@ -181,7 +187,7 @@ def band_importance(model, images, output_index: int, masks, method: str,
     per_image = {"integrated_gradients": n_bands * steps, "integrated_gradients_zero": steps,
                  "knockout": n_bands + 1, "gradient_x_input": 1}[method]
     chunk = max(1, batch_size // per_image)
-    f = ModelOutput(model, output_index)
+    f = model_output(model, output_index)
     scores = []
     for i in range(0, int(images.shape[0]), chunk):
         x = images[i:i + chunk]
