@@ -24,9 +24,12 @@ SDSS_PIXEL_ARCSEC = 0.396
 R_GALACTIC = np.array([4.239, 3.303, 2.285, 1.698, 1.263])
 # Internal (Calzetti-like) attenuation per band relative to A_V.
 A_BAND_OVER_AV = np.array([1.55, 1.20, 0.85, 0.65, 0.50])
-# Photometric noise floor and sky-limited error scale (mag) per band.
+# Sky noise per SDSS pixel (nanomaggies), u g r i z: the images' noise and the photometry's.
+SKY_SIGMA = np.array([0.12, 0.04, 0.05, 0.07, 0.25])
+# Photometric calibration floor (mag) per band.
 MAG_ERR_FLOOR = np.array([0.04, 0.02, 0.02, 0.02, 0.03])
-SKY_MAG = np.array([22.0, 22.2, 21.8, 21.3, 20.5])
+# SDSS sums the Petrosian flux within 2 Petrosian radii, about 1.86 R90 for an exponential disk.
+PETRO_APERTURE_OVER_R90 = 1.86
 
 
 def _sersic_b(n):
@@ -198,8 +201,12 @@ COMPONENTS = ["bulge", "disk", "bar", "arms"]
 _TEMPLATE_OF = {"bulge": 0, "disk": 1, "bar": 0, "arms": 2}
 
 
-def photometry(pop: pd.DataFrame, rng, arms_frac: float) -> pd.DataFrame:
-    """Per-component fluxes (nanomaggies) and the survey catalogue columns of every galaxy."""
+def photometry(pop: pd.DataFrame, rng, arms_frac: float, noise_scale: float = 1.0) -> pd.DataFrame:
+    """Per-component fluxes (nanomaggies) and the survey catalogue columns of every galaxy.
+
+    `noise_scale` scales the sky noise as in the images (render.py), so the catalogue errors are
+    those of the same pixels.
+    """
     n = len(pop)
     z, logm, B = pop["z"].to_numpy(), pop["log_mstar"].to_numpy(), pop["bulge_frac"].to_numpy()
     z_grid = np.linspace(0.0, 0.4, 41)
@@ -227,9 +234,9 @@ def photometry(pop: pd.DataFrame, rng, arms_frac: float) -> pd.DataFrame:
         for b, band in enumerate(BANDS):
             out[f"flux_{comp}_{band}"] = flux[:, b]
     mag_true = 22.5 - 2.5 * np.log10(total)
-    err = np.sqrt(MAG_ERR_FLOOR**2 + (0.05 * 10 ** (0.4 * (mag_true - SKY_MAG))) ** 2)
-    mag = mag_true + rng.normal(0, 1, (n, 5)) * err
     bulge_light = np.stack([out[f"flux_bulge_{b}"] for b in BANDS], 1) / total
+    err = np.sqrt(MAG_ERR_FLOOR**2 + sky_mag_error(total, bulge_light, pop, noise_scale) ** 2)
+    mag = mag_true + rng.normal(0, 1, (n, 5)) * err
     q_bulge = np.where(pop["is_disk"], 0.8, pop["axis_ratio"])
     for b, band in enumerate(BANDS):
         out[f"petroMag_{band}"] = mag[:, b]
@@ -246,6 +253,23 @@ def photometry(pop: pd.DataFrame, rng, arms_frac: float) -> pd.DataFrame:
         out[f"expAB_{band}"] = np.clip(q + rng.normal(0, 0.02, n), 0.05, 1.0)
     out.update(wise(pop, dm, rng))
     return pd.DataFrame(out, index=pop.index)
+
+
+def sky_mag_error(flux, bulge_light, pop, noise_scale=1.0) -> np.ndarray:
+    """[n, 5] magnitude error of Petrosian photometry from the sky noise of the image pixels.
+
+    The catalogue is measured on the same pixels the images show: the sky noise per pixel, summed
+    over the Petrosian aperture (PETRO_APERTURE_OVER_R90 × the profile's R90 in each band), over
+    the flux. The faint u and z bands come out uncertain (tens of per cent), as in SDSS.
+    """
+    n_pixels = np.empty_like(flux)
+    for b in range(len(BANDS)):
+        args = (bulge_light[:, b], pop["bulge_n"].to_numpy(), pop["r50_bulge_arcsec"].to_numpy(),
+                pop["r50_disk_arcsec"].to_numpy())
+        radius = PETRO_APERTURE_OVER_R90 * enclosed_radius(0.9, *args) / SDSS_PIXEL_ARCSEC
+        n_pixels[:, b] = np.pi * radius**2
+    sigma_flux = SKY_SIGMA * noise_scale * np.sqrt(n_pixels)
+    return 2.5 / np.log(10) * sigma_flux / flux
 
 
 def wise(pop, dm, rng):

@@ -10,10 +10,8 @@ import galsim
 import numpy as np
 from astropy.visualization import make_lupton_rgb
 
-from galaxy_xai.data.population import BANDS, COMPONENTS, SDSS_PIXEL_ARCSEC
+from galaxy_xai.data.population import BANDS, COMPONENTS, SDSS_PIXEL_ARCSEC, SKY_SIGMA
 
-# Sky noise per SDSS pixel (nanomaggies), u g r i z.
-SKY_SIGMA = np.array([0.12, 0.04, 0.05, 0.07, 0.25])
 GSPARAMS = galsim.GSParams(folding_threshold=1e-2, maxk_threshold=2e-3)
 
 

@@ -132,7 +132,7 @@ def simulate_universe(n_galaxies: int, out_dir, seed: int, workers: int | None =
     workers = workers or os.cpu_count() or 1
     rng = np.random.default_rng(seed)
     pop = draw_population(n_galaxies, rng, cfg)
-    pop = pop.join(photometry(pop, rng, cfg["arms_frac"]))
+    pop = pop.join(photometry(pop, rng, cfg["arms_frac"], cfg["noise_scale"]))
     n = len(pop)
     ids = pd.DataFrame({
         "GalaxyID": GALAXY_ID0 + np.arange(n), "objid": GZ2_OBJID0 + np.arange(n),
