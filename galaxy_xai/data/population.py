@@ -244,10 +244,7 @@ def photometry(pop: pd.DataFrame, rng, arms_frac: float, noise_scale: float = 1.
         out[f"petroFlux_{band}"] = 10 ** (-0.4 * (mag[:, b] - 22.5))
         args = (bulge_light[:, b], pop["bulge_n"].to_numpy(), pop["r50_bulge_arcsec"].to_numpy(), pop["r50_disk_arcsec"].to_numpy())
         out[f"petroR50_{band}"] = enclosed_radius(0.5, *args) * np.exp(rng.normal(0, 0.03, n))
-        # Petrosian R90 is set by the Petrosian aperture, not the profile's far wings:
-        # concentration R90/R50 runs from 2.3 (exponential) to 3.1 (de Vaucouleurs) as in SDSS.
-        concentration = 2.3 + 0.8 * bulge_light[:, b]
-        out[f"petroR90_{band}"] = out[f"petroR50_{band}"] * concentration * np.exp(rng.normal(0, 0.03, n))
+        out[f"petroR90_{band}"] = out[f"petroR50_{band}"] * petro_concentration(bulge_light[:, b]) * np.exp(rng.normal(0, 0.03, n))
         out[f"Sersic_n_{band}"] = np.clip(1 + 3 * bulge_light[:, b] + rng.normal(0, 0.2, n), 0.5, 6.0)
         q = bulge_light[:, b] * q_bulge + (1 - bulge_light[:, b]) * pop["axis_ratio"].to_numpy()
         out[f"expAB_{band}"] = np.clip(q + rng.normal(0, 0.02, n), 0.05, 1.0)
@@ -255,18 +252,25 @@ def photometry(pop: pd.DataFrame, rng, arms_frac: float, noise_scale: float = 1.
     return pd.DataFrame(out, index=pop.index)
 
 
+def petro_concentration(bulge_light):
+    """Petrosian R90 / R50: set by the Petrosian aperture, not the profile's far wings, it runs from
+    2.3 (exponential) to 3.1 (de Vaucouleurs) as in SDSS."""
+    return 2.3 + 0.8 * bulge_light
+
+
 def sky_mag_error(flux, bulge_light, pop, noise_scale=1.0) -> np.ndarray:
     """[n, 5] magnitude error of Petrosian photometry from the sky noise of the image pixels.
 
     The catalogue is measured on the same pixels the images show: the sky noise per pixel, summed
-    over the Petrosian aperture (PETRO_APERTURE_OVER_R90 × the profile's R90 in each band), over
+    over the Petrosian aperture (PETRO_APERTURE_OVER_R90 × the noise-free Petrosian R90 per band), over
     the flux. The faint u and z bands come out uncertain (tens of per cent), as in SDSS.
     """
     n_pixels = np.empty_like(flux)
     for b in range(len(BANDS)):
         args = (bulge_light[:, b], pop["bulge_n"].to_numpy(), pop["r50_bulge_arcsec"].to_numpy(),
                 pop["r50_disk_arcsec"].to_numpy())
-        radius = PETRO_APERTURE_OVER_R90 * enclosed_radius(0.9, *args) / SDSS_PIXEL_ARCSEC
+        r90 = enclosed_radius(0.5, *args) * petro_concentration(bulge_light[:, b])
+        radius = PETRO_APERTURE_OVER_R90 * r90 / SDSS_PIXEL_ARCSEC
         n_pixels[:, b] = np.pi * radius**2
     sigma_flux = SKY_SIGMA * noise_scale * np.sqrt(n_pixels)
     return 2.5 / np.log(10) * sigma_flux / flux
