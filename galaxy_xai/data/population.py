@@ -24,8 +24,11 @@ SDSS_PIXEL_ARCSEC = 0.396
 R_GALACTIC = np.array([4.239, 3.303, 2.285, 1.698, 1.263])
 # Internal (Calzetti-like) attenuation per band relative to A_V.
 A_BAND_OVER_AV = np.array([1.55, 1.20, 0.85, 0.65, 0.50])
-# Sky noise per SDSS pixel (nanomaggies), u g r i z: the images' noise and the photometry's.
-SKY_SIGMA = np.array([0.12, 0.04, 0.05, 0.07, 0.25])
+# SDSS 5σ point-source depths (mag, 1.4" seeing) and the sky noise per 0.396" pixel (nanomaggies)
+# they imply: 5σ = the flux of a PSF of noise-equivalent area 4π(1.4"/2.355)² ≈ 28 pixels.
+# These are the images' noise and the photometry's.
+DEPTH_5SIGMA = np.array([22.0, 22.2, 22.2, 21.3, 20.5])
+SKY_SIGMA = 10 ** (-0.4 * (DEPTH_5SIGMA - 22.5)) / 5 / np.sqrt(4 * np.pi * (1.4 / 2.355 / SDSS_PIXEL_ARCSEC) ** 2)
 # Photometric calibration floor (mag) per band.
 MAG_ERR_FLOOR = np.array([0.04, 0.02, 0.02, 0.02, 0.03])
 # SDSS sums the Petrosian flux within 2 Petrosian radii, about 1.86 R90 for an exponential disk.
