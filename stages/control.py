@@ -14,7 +14,7 @@ from galaxy_xai.io import atomic_path, get_logger, load_params, require, write_j
 from galaxy_xai.models.morphology import augmentation, compile_model, swish_backbone
 from galaxy_xai.models.training import image_batches, predict_rows, set_seeds
 from galaxy_xai.params import augmentation_kwargs, bn_momentum, image_shape, lr_schedule
-from galaxy_xai.xai.bar_study import agreement, true_lengths
+from galaxy_xai.xai.bar_study import agreement, paired_r_difference, true_lengths
 
 log = get_logger("stage.control")
 
@@ -26,12 +26,20 @@ def build_regressor(shape, weights, bn_momentum=None):
     return keras.Model(backbone.input, keras.layers.Dense(1, name="length")(x), name="control")
 
 
-def test_ids(lengths_csv) -> set:
-    """The bar galaxies the heatmap lengths were tested on: the control is scored on exactly these."""
+def heatmap_test_lengths(lengths_csv) -> pd.DataFrame:
+    """The heatmap lengths of the test galaxies (chosen cell): the control is scored on exactly these."""
     lengths = pd.read_csv(lengths_csv)
-    if not {"objid", "split"} <= set(lengths.columns):
-        raise ValueError(f"{lengths_csv}: expected columns objid and split; rerun barlength_test")
-    return set(lengths.loc[lengths["split"] == "test", "objid"])
+    if not {"objid", "split", "measured"} <= set(lengths.columns):
+        raise ValueError(f"{lengths_csv}: expected columns objid, split and measured; rerun barlength_test")
+    return lengths[lengths["split"] == "test"].set_index("objid")
+
+
+def heatmap_minus_control(heatmap, control, hoyle, truth, n_bootstrap, seed) -> dict:
+    """Paired bootstrap of r(heatmap) − r(control) against the catalogue and the truth."""
+    out = {"vs_catalogue": paired_r_difference(hoyle, heatmap, control, n_bootstrap, seed)}
+    if truth is not None:
+        out["vs_truth"] = paired_r_difference(truth, heatmap, control, n_bootstrap, seed)
+    return out
 
 
 def main(params_path="params.yaml", prepared="out/prepared/galaxy_zoo", out_dir="out/control",
@@ -41,6 +49,7 @@ def main(params_path="params.yaml", prepared="out/prepared/galaxy_zoo", out_dir=
     aug = augmentation_kwargs(params, params_path)
     epochs = require(params, "xai.control.epochs", int, lambda v: v > 0, "a positive integer", params_path)
     lr = float(require(params, "xai.control.lr", float, lambda v: v > 0, "a positive number", params_path))
+    n_bootstrap = require(params, "xai.control.n_bootstrap", int, lambda v: v >= 100, "an integer >= 100", params_path)
     batch = require(params, "train.batch_size", int, lambda v: v > 0, "a positive integer", params_path)
     weights = require(params, "model.weights", (str, type(None)), source=params_path)
     jit = require(params, "train.jit_compile.xception", bool, source=params_path)
@@ -51,7 +60,8 @@ def main(params_path="params.yaml", prepared="out/prepared/galaxy_zoo", out_dir=
     images = np.load(Path(prepared) / "bar_images.npy", mmap_mode="r")
     # Same test galaxies as the heatmap lengths; it learns from every other bar galaxy (with
     # xai.max_galaxies null that is the heatmaps' validation half, the paper's set-up).
-    tested = bars["objid"].isin(test_ids(lengths_csv)).to_numpy()
+    heatmap = heatmap_test_lengths(lengths_csv)
+    tested = bars["objid"].isin(heatmap.index).to_numpy()
     fit, test = bars[~tested], bars[tested]
     log.info("control: Xception on %d bar galaxies, tested on %d, %d epochs", len(fit), len(test), epochs)
     model = build_regressor(shape, weights, bn_momentum(params, params_path))
@@ -66,6 +76,9 @@ def main(params_path="params.yaml", prepared="out/prepared/galaxy_zoo", out_dir=
     truth = true_lengths(truth_path, test["objid"])
     if truth is not None:
         metrics["vs_truth"] = {**agreement(measured, truth), "rmse": float(np.sqrt(np.mean((measured - truth) ** 2)))}
+    # Is the heatmap length (the chosen cell, as barlength_test reports it) better than the control?
+    metrics["heatmap_minus_control"] = heatmap_minus_control(
+        heatmap.loc[test["objid"], "measured"].to_numpy(), measured, hoyle, truth, n_bootstrap, seed)
     with atomic_path(out_dir) as tmp:
         tmp.mkdir()
         model.save(tmp / "model.keras")

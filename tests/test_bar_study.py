@@ -70,3 +70,26 @@ def test_true_lengths_follow_the_asked_ids_and_are_none_for_real_data(tmp_path):
     pd.DataFrame({"objid": [5, 6, 7], "bar_length_arcsec": [1.0, 2.0, 3.0]}).to_parquet(path)
     np.testing.assert_array_equal(bs.true_lengths(path, [7, 5, 9]), [3.0, 1.0, np.nan])
     assert bs.true_lengths(None, [7]) is None
+
+
+def test_paired_r_difference_finds_the_better_estimate_and_drops_nans():
+    rng = np.random.default_rng(0)
+    truth = rng.uniform(1, 10, 80)
+    good, poor = truth + rng.normal(0, 0.5, 80), truth + rng.normal(0, 3.0, 80)
+    good[3], poor[5], truth[7] = np.nan, np.nan, np.nan
+    d = bs.paired_r_difference(truth, good, poor, n_bootstrap=500, seed=1)
+    ok = np.isfinite(truth) & np.isfinite(good) & np.isfinite(poor)
+    expected = np.corrcoef(good[ok], truth[ok])[0, 1] - np.corrcoef(poor[ok], truth[ok])[0, 1]
+    assert d["n"] == 77 and d["difference"] == pytest.approx(expected)
+    assert 0 < d["ci95"][0] < d["difference"] < d["ci95"][1] and d["p_first_better"] > 0.99
+    flipped = bs.paired_r_difference(truth, poor, good, n_bootstrap=500, seed=1)
+    assert flipped["difference"] == pytest.approx(-expected) and flipped["p_first_better"] < 0.01
+
+
+def test_paired_r_difference_of_one_estimate_with_itself_is_exactly_zero():
+    rng = np.random.default_rng(2)
+    truth = rng.uniform(1, 10, 40)
+    same = truth + rng.normal(0, 1, 40)
+    d = bs.paired_r_difference(truth, same, same, n_bootstrap=200, seed=0)
+    assert d["difference"] == 0 and d["ci95"] == [0.0, 0.0] and d["p_first_better"] == 0
+    assert bs.paired_r_difference(truth[:2], same[:2], same[:2], 200, 0) == {"difference": None, "n": 2}

@@ -127,6 +127,10 @@ def test_bar_length_outputs(clone):
     assert bars["chosen"] in bars["modes"]
     control = json.loads((dst / "out/metrics/control.json").read_text())
     assert "vs_catalogue" in control and "vs_truth" in control
+    paired = control["heatmap_minus_control"]["vs_truth"]
+    assert paired["n"] <= control["vs_truth"]["n"]
+    if paired["difference"] is not None:  # the tiny universe may leave too few measured bars
+        assert paired["ci95"][0] <= paired["ci95"][1] and 0 <= paired["p_first_better"] <= 1
     maps = np.load(dst / "out/heatmaps/xception/heatmaps.npy")
     assert maps.dtype == np.float16 and maps.min() >= 0 and maps.max() <= 1
 
