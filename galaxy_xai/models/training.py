@@ -27,10 +27,11 @@ def image_batches(images, rows, targets, batch_size, shuffle=False, seed=0, augm
         order = rng.permutation(len(rows)) if shuffle else np.arange(len(rows))
         for start in range(0, len(rows), batch_size):
             pick = order[start : start + batch_size]
-            # Sorted reads from the memmap are sequential on disk; the pairing stays intact.
+            # Read in sorted row order (sequential on disk), then put the images back in the
+            # batch's order: predictions must come out in the order of `rows`.
             sort = np.argsort(rows[pick], kind="stable")
-            pick = pick[sort]
-            x = np.asarray(images[rows[pick]], dtype=np.float32) * scale
+            x = np.empty((len(pick), *shape), dtype=np.float32)
+            x[sort] = np.asarray(images[rows[pick[sort]]], dtype=np.float32) * scale
             yield (x, targets[pick]) if targets is not None else x
 
     x_spec = tf.TensorSpec((None, *shape), tf.float32)
