@@ -238,15 +238,17 @@ def photometry(pop: pd.DataFrame, rng, arms_frac: float, noise_scale: float = 1.
             out[f"flux_{comp}_{band}"] = flux[:, b]
     mag_true = 22.5 - 2.5 * np.log10(total)
     bulge_light = np.stack([out[f"flux_bulge_{b}"] for b in BANDS], 1) / total
-    err = np.sqrt(MAG_ERR_FLOOR**2 + sky_mag_error(total, bulge_light, pop, noise_scale) ** 2)
+    # Noise-free half-light radius per band (arcsec): the photometric aperture and, with scatter, petroR50.
+    profile = (pop["bulge_n"].to_numpy(), pop["r50_bulge_arcsec"].to_numpy(), pop["r50_disk_arcsec"].to_numpy())
+    r50 = np.stack([enclosed_radius(0.5, bulge_light[:, b], *profile) for b in range(len(BANDS))], 1)
+    err = np.sqrt(MAG_ERR_FLOOR**2 + sky_mag_error(total, r50 * petro_concentration(bulge_light), noise_scale) ** 2)
     mag = mag_true + rng.normal(0, 1, (n, 5)) * err
     q_bulge = np.where(pop["is_disk"], 0.8, pop["axis_ratio"])
     for b, band in enumerate(BANDS):
         out[f"petroMag_{band}"] = mag[:, b]
         out[f"petroMagErr_{band}"] = err[:, b]
         out[f"petroFlux_{band}"] = 10 ** (-0.4 * (mag[:, b] - 22.5))
-        args = (bulge_light[:, b], pop["bulge_n"].to_numpy(), pop["r50_bulge_arcsec"].to_numpy(), pop["r50_disk_arcsec"].to_numpy())
-        out[f"petroR50_{band}"] = enclosed_radius(0.5, *args) * np.exp(rng.normal(0, 0.03, n))
+        out[f"petroR50_{band}"] = r50[:, b] * np.exp(rng.normal(0, 0.03, n))
         out[f"petroR90_{band}"] = out[f"petroR50_{band}"] * petro_concentration(bulge_light[:, b]) * np.exp(rng.normal(0, 0.03, n))
         out[f"Sersic_n_{band}"] = np.clip(1 + 3 * bulge_light[:, b] + rng.normal(0, 0.2, n), 0.5, 6.0)
         q = bulge_light[:, b] * q_bulge + (1 - bulge_light[:, b]) * pop["axis_ratio"].to_numpy()
@@ -261,20 +263,14 @@ def petro_concentration(bulge_light):
     return 2.3 + 0.8 * bulge_light
 
 
-def sky_mag_error(flux, bulge_light, pop, noise_scale=1.0) -> np.ndarray:
+def sky_mag_error(flux, r90_arcsec, noise_scale=1.0) -> np.ndarray:
     """[n, 5] magnitude error of Petrosian photometry from the sky noise of the image pixels.
 
     The catalogue is measured on the same pixels the images show: the sky noise per pixel, summed
     over the Petrosian aperture (PETRO_APERTURE_OVER_R90 × the noise-free Petrosian R90 per band), over
     the flux. The faint u and z bands come out uncertain (tens of per cent), as in SDSS.
     """
-    n_pixels = np.empty_like(flux)
-    for b in range(len(BANDS)):
-        args = (bulge_light[:, b], pop["bulge_n"].to_numpy(), pop["r50_bulge_arcsec"].to_numpy(),
-                pop["r50_disk_arcsec"].to_numpy())
-        r90 = enclosed_radius(0.5, *args) * petro_concentration(bulge_light[:, b])
-        radius = PETRO_APERTURE_OVER_R90 * r90 / SDSS_PIXEL_ARCSEC
-        n_pixels[:, b] = np.pi * radius**2
+    n_pixels = np.pi * (PETRO_APERTURE_OVER_R90 * r90_arcsec / SDSS_PIXEL_ARCSEC) ** 2
     sigma_flux = SKY_SIGMA * noise_scale * np.sqrt(n_pixels)
     return 2.5 / np.log(10) * sigma_flux / flux
 
