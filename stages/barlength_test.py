@@ -1,7 +1,8 @@
 """Stage barlength_test: each mode's best validation cell applied to the test bars (SPEC §3).
 
 Metrics per mode and xinput: Pearson r and calibrated RMSE against the catalogue (human) lengths
-and, for simulated data, against the true lengths; the chosen cell; counts of flagged maps.
+and, for simulated data, against the true lengths, with r also per R90 (galaxy size divided out);
+the `r90_only` baseline (R90 as the length); the chosen cell; counts of flagged maps.
 """
 import json
 import sys
@@ -14,14 +15,23 @@ import pandas as pd
 from galaxy_xai.io import atomic_path, get_logger, load_params, require, write_json
 from galaxy_xai.xai.bar_length import OK
 from galaxy_xai.xai.bar_study import (agreement, bar_table, calibrate, calibrated_rmse, grey, in_catalogue_units,
-                                      load_heatmaps, measure_mode, mode_heatmaps, split_bars, true_lengths)
+                                      load_heatmaps, measure_mode, mode_heatmaps, per_r90, split_bars,
+                                      true_lengths)
 
 log = get_logger("stage.barlength_test")
 
 
-def evaluate(lengths_val, lengths_test, ref_val, ref_test):
+def evaluate(lengths_val, lengths_test, ref_val, ref_test, r90_test):
+    """Test r and calibrated RMSE (line fitted on validation), and r per R90 (None for R90 itself)."""
     line = calibrate(lengths_val, ref_val)
-    return {**agreement(lengths_test, ref_test), "rmse": calibrated_rmse(lengths_test, ref_test, line)}
+    size_free = agreement(per_r90(lengths_test, r90_test), per_r90(ref_test, r90_test))["pearson_r"]
+    return {**agreement(lengths_test, ref_test), "rmse": calibrated_rmse(lengths_test, ref_test, line),
+            "pearson_r_per_r90": size_free}
+
+
+def references(hoyle, truth):
+    """The lengths every estimate is scored against: the catalogue's and, if simulated, the true ones."""
+    return {"vs_catalogue": hoyle, **({"vs_truth": truth} if truth is not None else {})}
 
 
 def main(params_path="params.yaml", prepared="out/prepared/galaxy_zoo", search="out/barlength_search", out_dir="out/barlength_test"):
@@ -44,17 +54,17 @@ def main(params_path="params.yaml", prepared="out/prepared/galaxy_zoo", search="
     map_width = maps["vgg16"].shape[-1]
     metrics, per_galaxy, flag_counts = {}, [], Counter()
     val, test = split == "validation", split == "test"
+    r90 = bars["PETROR90_R"].to_numpy(np.float64)
+    refs = references(hoyle, truth)
+    score = lambda lengths: {name: evaluate(lengths[val], lengths[test], ref[val], ref[test], r90[test])  # noqa: E731
+                             for name, ref in refs.items()}
     for cell in cells.to_dict("records"):
         sets = mode_heatmaps(maps, cell["mode"], bool(cell["xinput"]), grey_images)
         lengths, flags = measure_mode(sets, cell["corr_threshold"], int(cell["len_threshold"]))
         measured = in_catalogue_units(lengths, bars, map_width)
         key = f"{cell['mode']}{'_xinput' if cell['xinput'] else ''}"
-        m = {"corr_threshold": cell["corr_threshold"], "len_threshold": int(cell["len_threshold"]),
-             "vs_catalogue": evaluate(measured[val], measured[test], hoyle[val], hoyle[test]),
-             "flags": dict(Counter(flags[test]))}
-        if truth is not None:
-            m["vs_truth"] = evaluate(measured[val], measured[test], truth[val], truth[test])
-        metrics[key] = m
+        metrics[key] = {"corr_threshold": cell["corr_threshold"], "len_threshold": int(cell["len_threshold"]),
+                        **score(measured), "flags": dict(Counter(flags[test]))}
         flag_counts.update({f"{key}:{f}": int(c) for f, c in Counter(flags).items() if f != OK})
         is_chosen = all(str(cell[k]) == str(chosen[k]) for k in ("mode", "xinput", "corr_threshold")) and int(cell["len_threshold"]) == int(chosen["len_threshold"])
         if is_chosen:
@@ -63,12 +73,14 @@ def main(params_path="params.yaml", prepared="out/prepared/galaxy_zoo", search="
     if flag_counts:
         log.warning("flagged heatmaps (no length measured): %s", dict(flag_counts))
     chosen_key = f"{chosen['mode']}{'_xinput' if chosen['xinput'] else ''}"
-    log.info("chosen %s: test r vs catalogue %s, vs truth %s", chosen_key, metrics[chosen_key]["vs_catalogue"].get("pearson_r"),
-             metrics[chosen_key].get("vs_truth", {}).get("pearson_r"))
+    r90_only = score(r90)
+    log.info("chosen %s: test r vs catalogue %s (per R90 %s), vs truth %s; R90 alone: r vs catalogue %s", chosen_key,
+             metrics[chosen_key]["vs_catalogue"].get("pearson_r"), metrics[chosen_key]["vs_catalogue"]["pearson_r_per_r90"],
+             metrics[chosen_key].get("vs_truth", {}).get("pearson_r"), r90_only["vs_catalogue"]["pearson_r"])
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     with atomic_path(Path(out_dir) / "lengths.csv") as tmp:
         per_galaxy.to_csv(tmp, index=False)
-    write_json("out/metrics/barlength.json", {"modes": metrics, "chosen": chosen_key, "chosen_cell": chosen,
+    write_json("out/metrics/barlength.json", {"modes": metrics, "r90_only": r90_only, "chosen": chosen_key, "chosen_cell": chosen,
                                               "n_validation": int(val.sum()), "n_test": int(test.sum()), "flagged": dict(flag_counts)})
 
 

@@ -14,7 +14,7 @@ from galaxy_xai.io import atomic_path, get_logger, load_params, require, write_j
 from galaxy_xai.models.morphology import augmentation, compile_model, swish_backbone
 from galaxy_xai.models.training import image_batches, predict_rows, set_seeds
 from galaxy_xai.params import augmentation_kwargs, bn_momentum, image_shape, lr_schedule
-from galaxy_xai.xai.bar_study import agreement, paired_r_difference, true_lengths
+from galaxy_xai.xai.bar_study import agreement, paired_r_difference, per_r90, true_lengths
 
 log = get_logger("stage.control")
 
@@ -34,12 +34,22 @@ def heatmap_test_lengths(lengths_csv) -> pd.DataFrame:
     return lengths[lengths["split"] == "test"].set_index("objid")
 
 
-def heatmap_minus_control(heatmap, control, hoyle, truth, n_bootstrap, seed) -> dict:
-    """Paired bootstrap of r(heatmap) − r(control) against the catalogue and the truth."""
-    out = {"vs_catalogue": paired_r_difference(hoyle, heatmap, control, n_bootstrap, seed)}
-    if truth is not None:
-        out["vs_truth"] = paired_r_difference(truth, heatmap, control, n_bootstrap, seed)
+def heatmap_minus_control(heatmap, control, hoyle, truth, r90, n_bootstrap, seed) -> dict:
+    """Paired bootstrap of r(heatmap) − r(control) against the catalogue and the truth, in arcsec
+    and per R90 (galaxy size divided out, which both estimates otherwise share for free)."""
+    refs = {"vs_catalogue": hoyle, **({"vs_truth": truth} if truth is not None else {})}
+    out = {}
+    for name, ref in refs.items():
+        out[name] = paired_r_difference(ref, heatmap, control, n_bootstrap, seed)
+        out[name]["per_r90"] = paired_r_difference(per_r90(ref, r90), per_r90(heatmap, r90), per_r90(control, r90),
+                                                   n_bootstrap, seed)
     return out
+
+
+def scores(measured, reference, r90) -> dict:
+    """Pearson r and raw RMSE (the control predicts in the catalogue's units), and r per R90."""
+    return {**agreement(measured, reference), "rmse": float(np.sqrt(np.mean((measured - reference) ** 2))),
+            "pearson_r_per_r90": agreement(per_r90(measured, r90), per_r90(reference, r90))["pearson_r"]}
 
 
 def main(params_path="params.yaml", prepared="out/prepared/galaxy_zoo", out_dir="out/control",
@@ -70,15 +80,16 @@ def main(params_path="params.yaml", prepared="out/prepared/galaxy_zoo", out_dir=
     compile_model(model, lr, jit_compile=jit, schedule=lr_schedule(params, params_path), total_steps=epochs * len(ds))
     model.fit(ds, epochs=epochs, verbose=1)  # a progress bar: epochs take minutes on a CPU
     pred = predict_rows(model, images, test["row"], batch)[:, 0]
-    measured = pred * test["PETROR90_R"].to_numpy()
-    hoyle = test["length_scaled"].to_numpy() * test["PETROR90_R"].to_numpy()
-    metrics = {"vs_catalogue": {**agreement(measured, hoyle), "rmse": float(np.sqrt(np.mean((measured - hoyle) ** 2)))}}
+    r90 = test["PETROR90_R"].to_numpy(np.float64)
+    measured = pred * r90
+    hoyle = test["length_scaled"].to_numpy() * r90
+    metrics = {"vs_catalogue": scores(measured, hoyle, r90)}
     truth = true_lengths(truth_path, test["objid"])
     if truth is not None:
-        metrics["vs_truth"] = {**agreement(measured, truth), "rmse": float(np.sqrt(np.mean((measured - truth) ** 2)))}
+        metrics["vs_truth"] = scores(measured, truth, r90)
     # Is the heatmap length (the chosen cell, as barlength_test reports it) better than the control?
     metrics["heatmap_minus_control"] = heatmap_minus_control(
-        heatmap.loc[test["objid"], "measured"].to_numpy(), measured, hoyle, truth, n_bootstrap, seed)
+        heatmap.loc[test["objid"], "measured"].to_numpy(), measured, hoyle, truth, r90, n_bootstrap, seed)
     with atomic_path(out_dir) as tmp:
         tmp.mkdir()
         model.save(tmp / "model.keras")

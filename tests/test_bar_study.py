@@ -93,3 +93,26 @@ def test_paired_r_difference_of_one_estimate_with_itself_is_exactly_zero():
     d = bs.paired_r_difference(truth, same, same, n_bootstrap=200, seed=0)
     assert d["difference"] == 0 and d["ci95"] == [0.0, 0.0] and d["p_first_better"] == 0
     assert bs.paired_r_difference(truth[:2], same[:2], same[:2], 200, 0) == {"difference": None, "n": 2}
+
+
+def test_size_alone_correlates_in_arcsec_but_not_per_r90():
+    """A length that is only galaxy size scores well in arcsec and nothing once size is divided out."""
+    import stages.barlength_test as bt
+    import stages.control as ctl
+
+    rng = np.random.default_rng(3)
+    r90 = rng.uniform(5, 20, 400)
+    true_scaled = rng.uniform(0.3, 1.0, 400)
+    truth = true_scaled * r90
+    size_only = 0.7 * r90 * rng.normal(1, 0.02, 400)  # knows nothing of the bar
+    half = np.arange(400) < 200
+    got = bt.evaluate(size_only[half], size_only[~half], truth[half], truth[~half], r90[~half])
+    assert got["pearson_r"] > 0.6 and abs(got["pearson_r_per_r90"]) < 0.2
+    assert bt.evaluate(r90[half], r90[~half], truth[half], truth[~half], r90[~half])["pearson_r_per_r90"] is None
+    # The control's scores and the paired difference say the same per R90.
+    bar_aware = (true_scaled + rng.normal(0, 0.05, 400)) * r90
+    assert ctl.scores(bar_aware, truth, r90)["pearson_r_per_r90"] > 0.9
+    paired = ctl.heatmap_minus_control(bar_aware, size_only, truth, None, r90, 200, 0)
+    assert set(paired) == {"vs_catalogue"}
+    assert paired["vs_catalogue"]["per_r90"]["difference"] > 0.7 > paired["vs_catalogue"]["difference"]
+    assert np.allclose(bs.per_r90(truth, r90), true_scaled)

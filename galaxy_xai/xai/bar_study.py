@@ -5,6 +5,11 @@ and the heatmap length is `measured = length in original-image pixels × PETROR9
 by the (unknown to the model) pixel scale, so RMSE is reported after a linear calibration
 `hoyle ≈ a·measured + b` fitted on the validation part and applied unchanged to the test part;
 Pearson r needs no calibration.
+
+Both lengths carry PETROR90_R, so in arcsec a length that knows nothing of the bar still
+correlates with the truth through galaxy size alone. Each r is therefore also given per R90
+(`length_scaled` and the map length in units of R90, size divided out), next to the `r90_only`
+baseline: R90 itself as the length estimate.
 """
 from __future__ import annotations
 
@@ -77,6 +82,11 @@ def agreement(measured, reference) -> dict:
     if ok.sum() < 3 or np.std(measured[ok]) == 0:
         return {"pearson_r": None, "n": int(ok.sum())}
     return {"pearson_r": float(pearsonr(measured[ok], reference[ok])[0]), "n": int(ok.sum())}
+
+
+def per_r90(lengths, r90) -> np.ndarray:
+    """Lengths in units of the galaxy's Petrosian R90, i.e. with galaxy size divided out."""
+    return np.asarray(lengths, dtype=np.float64) / np.asarray(r90, dtype=np.float64)
 
 
 def _pearson_rows(a, b):
