@@ -69,7 +69,8 @@ def main(params_path="params.yaml", prepared="out/prepared/galaxy_zoo", search="
         is_chosen = all(str(cell[k]) == str(chosen[k]) for k in ("mode", "xinput", "corr_threshold")) and int(cell["len_threshold"]) == int(chosen["len_threshold"])
         if is_chosen:
             per_galaxy = pd.DataFrame({"objid": bars["objid"], "split": split, "length_map_px": lengths, "measured": measured,
-                                       "hoyle": hoyle, "true": truth if truth is not None else np.nan, "flag": flags})
+                                       "hoyle": hoyle, "true": truth if truth is not None else np.nan, "flag": flags,
+                                       "PETROR90_R": r90})
     if flag_counts:
         log.warning("flagged heatmaps (no length measured): %s", dict(flag_counts))
     chosen_key = f"{chosen['mode']}{'_xinput' if chosen['xinput'] else ''}"

@@ -116,3 +116,19 @@ def test_size_alone_correlates_in_arcsec_but_not_per_r90():
     assert set(paired) == {"vs_catalogue"}
     assert paired["vs_catalogue"]["per_r90"]["difference"] > 0.7 > paired["vs_catalogue"]["difference"]
     assert np.allclose(bs.per_r90(truth, r90), true_scaled)
+
+
+def test_length_scatter_adds_the_per_r90_panel(tmp_path):
+    import matplotlib.image as mpimg
+
+    from galaxy_xai.plots.morphology import length_scatter
+
+    rng = np.random.default_rng(0)
+    r90 = rng.uniform(5, 15, 30)
+    table = pd.DataFrame({"measured": r90 * rng.uniform(4, 8, 30), "hoyle": r90 * 0.6, "true": r90 * 0.7,
+                          "PETROR90_R": r90})
+    table.loc[3, "measured"] = np.nan  # a flagged map is left out, not drawn at 0
+    length_scatter(table, tmp_path / "with.png")
+    length_scatter(table.drop(columns="PETROR90_R"), tmp_path / "without.png")
+    wide, narrow = (mpimg.imread(tmp_path / f).shape[1] for f in ("with.png", "without.png"))
+    assert wide > 1.3 * narrow  # three panels instead of two

@@ -51,21 +51,33 @@ def bar_overlays(images, heatmaps, corr_threshold, len_threshold, titles, path, 
     return save(fig, path)
 
 
+def _scatter_with_fit(ax, x, y):
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    ax.scatter(x, y, s=10, alpha=0.7)
+    if len(x) >= 2 and np.std(x) > 0:
+        a, b = np.polyfit(x, y, 1)
+        xs = np.linspace(x.min(), x.max(), 10)
+        ax.plot(xs, a * xs + b, "r-", label=f"fit, r = {np.corrcoef(x, y)[0, 1]:.2f}")
+        ax.legend()
+
+
 def length_scatter(table: pd.DataFrame, path, title=""):
-    """Measured vs catalogue (and vs true) bar length with fitted lines."""
+    """Measured vs catalogue (and vs true) bar length with fitted lines; with PETROR90_R, also per R90
+    (galaxy size divided out), the panel that shows whether the bar itself was measured."""
     refs = [c for c in ("hoyle", "true") if c in table and table[c].notna().any()]
-    fig, axes = plt.subplots(1, len(refs), figsize=(4 * len(refs), 3.6), squeeze=False)
+    per_r90 = "PETROR90_R" in table
+    fig, axes = plt.subplots(1, len(refs) + per_r90, figsize=(4 * (len(refs) + per_r90), 3.6), squeeze=False)
+    measured = table["measured"].to_numpy(float)
     for ax, ref in zip(axes[0], refs):
-        ok = table["measured"].notna() & table[ref].notna()
-        x, y = table.loc[ok, "measured"].to_numpy(), table.loc[ok, ref].to_numpy()
-        ax.scatter(x, y, s=10, alpha=0.7)
-        if len(x) >= 2 and np.std(x) > 0:
-            a, b = np.polyfit(x, y, 1)
-            xs = np.linspace(x.min(), x.max(), 10)
-            r = np.corrcoef(x, y)[0, 1]
-            ax.plot(xs, a * xs + b, "r-", label=f"fit, r = {r:.2f}")
-            ax.legend()
+        _scatter_with_fit(ax, measured, table[ref].to_numpy(float))
         ax.set(xlabel="measured (px × R90)", ylabel=f"{'catalogue' if ref == 'hoyle' else 'true'} length (arcsec)", title=title)
+    if per_r90 and refs:
+        r90 = table["PETROR90_R"].to_numpy(float)
+        ref = refs[-1]
+        _scatter_with_fit(axes[0, -1], measured / r90, table[ref].to_numpy(float) / r90)
+        axes[0, -1].set(xlabel="measured / R90 (px)", ylabel=f"{'catalogue' if ref == 'hoyle' else 'true'} length / R90",
+                        title="size divided out")
     return save(fig, path)
 
 
