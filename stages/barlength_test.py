@@ -2,7 +2,8 @@
 
 Metrics per mode and xinput: Pearson r and calibrated RMSE against the catalogue (human) lengths
 and, for simulated data, against the true lengths, with r also per R90 (galaxy size divided out);
-the `r90_only` baseline (R90 as the length); the chosen cell; counts of flagged maps.
+the `r90_only` baseline (R90 as the length); how alike each model's maps are (median r with their
+mean map); the chosen cell; counts of flagged maps.
 """
 import json
 import sys
@@ -15,8 +16,8 @@ import pandas as pd
 from galaxy_xai.io import atomic_path, get_logger, load_params, require, write_json
 from galaxy_xai.xai.bar_length import OK
 from galaxy_xai.xai.bar_study import (agreement, bar_table, calibrate, calibrated_rmse, grey, in_catalogue_units,
-                                      load_heatmaps, measure_mode, mode_heatmaps, per_r90, split_bars,
-                                      true_lengths)
+                                      load_heatmaps, measure_mode, mode_heatmaps, per_r90, similarity_to_mean_map,
+                                      split_bars, true_lengths)
 
 log = get_logger("stage.barlength_test")
 
@@ -81,7 +82,8 @@ def main(params_path="params.yaml", prepared="out/prepared/galaxy_zoo", search="
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     with atomic_path(Path(out_dir) / "lengths.csv") as tmp:
         per_galaxy.to_csv(tmp, index=False)
-    write_json("out/metrics/barlength.json", {"modes": metrics, "r90_only": r90_only, "chosen": chosen_key, "chosen_cell": chosen,
+    write_json("out/metrics/barlength.json", {"modes": metrics, "r90_only": r90_only,
+                                              "map_similarity_to_mean": {m: similarity_to_mean_map(v) for m, v in maps.items()}, "chosen": chosen_key, "chosen_cell": chosen,
                                               "n_validation": int(val.sum()), "n_test": int(test.sum()), "flagged": dict(flag_counts)})
 
 

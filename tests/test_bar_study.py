@@ -132,3 +132,17 @@ def test_length_scatter_adds_the_per_r90_panel(tmp_path):
     length_scatter(table.drop(columns="PETROR90_R"), tmp_path / "without.png")
     wide, narrow = (mpimg.imread(tmp_path / f).shape[1] for f in ("with.png", "without.png"))
     assert wide > 1.3 * narrow  # three panels instead of two
+
+
+def test_similarity_to_mean_map_tells_generic_maps_from_galaxy_specific_ones():
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[:24, :24]
+    blob = np.exp(-((yy - 12) ** 2 + (xx - 12) ** 2) / 20.0)
+    generic = blob[None] + 0.05 * rng.random((40, 24, 24))
+    bars = np.zeros((40, 24, 24))
+    for i in range(40):  # a bar at a random angle and place in every map
+        angle, cy, cx = rng.uniform(0, np.pi), *rng.integers(6, 18, 2)
+        t = np.linspace(-5, 5, 30)
+        bars[i, np.clip((cy + t * np.sin(angle)).astype(int), 0, 23), np.clip((cx + t * np.cos(angle)).astype(int), 0, 23)] = 1
+    assert bs.similarity_to_mean_map(generic) > 0.9
+    assert bs.similarity_to_mean_map(bars) < 0.5

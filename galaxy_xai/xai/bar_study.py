@@ -89,6 +89,17 @@ def per_r90(lengths, r90) -> np.ndarray:
     return np.asarray(lengths, dtype=np.float64) / np.asarray(r90, dtype=np.float64)
 
 
+def similarity_to_mean_map(maps) -> float:
+    """Median Pearson r between each galaxy's map and the mean map of all galaxies.
+
+    Near 1, the maps are the model's generic pattern rather than this galaxy's bar: whatever
+    length is measured on them then follows galaxy size (through PETROR90_R), not the bar.
+    """
+    flat = np.asarray(maps, dtype=np.float64).reshape(len(maps), -1)
+    mean = np.broadcast_to(flat.mean(axis=0), flat.shape)
+    return float(np.nanmedian(_pearson_rows(flat, mean)))
+
+
 def _pearson_rows(a, b):
     """Pearson r of every row pair of two [m, n] arrays."""
     a = a - a.mean(axis=1, keepdims=True)
