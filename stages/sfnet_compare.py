@@ -1,6 +1,6 @@
 """Stage sfnet_compare: SFNets over sfnet.k_list vs the dense CNN's features (SPEC §4).
 
-For each target: SFNets retrained sfnet.repeats times per k; the dense twin's 512 features
+For each target in sfnet.compare_targets: SFNets retrained sfnet.repeats times per k; the dense twin's 512 features
 reduced to their top-k principal components + linear regression; linear regression and XGBoost
 on all dense features, fitted on the training set and (the memorisation check) on the
 validation set itself. Every RMSE is on the validation galaxies, in dex.
@@ -98,7 +98,7 @@ def main(params_path="params.yaml", prepared="out/prepared/sdss", dense_root="ou
     catalog = pd.read_parquet(Path(prepared) / "catalog.parquet")
     images = centre_crop(np.load(Path(prepared) / "images.npy", mmap_mode="r"), cfg["crop"])
     metrics, runs, curves = {}, [], {}
-    for target in TARGETS:
+    for target in cfg["compare_targets"]:
         base = dense_baselines(cfg, target, dense_root)
         log.info("%s: dense %.4f, PCA %s, linear %s, XGBoost %s", target, base["dense"], base["pca"],
                  base["linear"], base["xgboost"])

@@ -37,6 +37,7 @@ TINY = {
     "sfnet.dense_epochs": 1,
     "sfnet.epochs": 1,
     "sfnet.k_list": [2, 4],
+    "sfnet.compare_targets": ["metallicity", "lines"],  # both, though the default sweeps metallicity only
     "sfnet.xgboost": {"n_estimators": 5, "max_depth": 2, "learning_rate": 0.3},
     "scl.iterations": {"photometry": 20, "image": 4},
     "scl.batch_size": {"photometry": 16, "image": 8},
@@ -193,7 +194,8 @@ def test_sfnet_outputs(clone):
     figures = {p.name for p in (dst / "out/figures").glob("*.png")}
     assert "sfnet_equations.png" in figures and any(n.startswith("bpt_lines_SL") for n in figures)
     compare = json.loads((dst / "out/metrics/sfnet_compare.json").read_text())
-    for target in ["metallicity", "lines"]:
+    assert set(compare) == set(TINY["sfnet.compare_targets"])
+    for target in TINY["sfnet.compare_targets"]:
         assert set(compare[target]["k_table"]) == {f"k{k}" for k in TINY["sfnet.k_list"]}
         assert {"fit_on_train", "fit_on_validation"} <= set(compare[target]["xgboost"])
     assert (dst / "out/figures/sfnet_vs_pca.png").is_file()

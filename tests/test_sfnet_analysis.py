@@ -213,6 +213,10 @@ def test_settings_read_the_params_file_and_reject_typos_and_bad_values():
     bad["sfnet"]["trainable_from"] = "stage9"
     with pytest.raises(ParamError, match="trainable_from"):
         settings(bad)
+    unknown = copy.deepcopy(params)
+    unknown["sfnet"]["compare_targets"] = ["metallicity", "oxygen"]
+    with pytest.raises(ParamError, match="compare_targets"):
+        settings(unknown)
 
 
 def test_load_target_data_and_save_trained_write_the_stage_files(tmp_path):

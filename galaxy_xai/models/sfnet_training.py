@@ -31,7 +31,7 @@ TARGETS = {
 # ResNet18 layer-name prefixes in forward order; freezing stops at the first trainable block.
 BLOCKS = ("stem", "stage1", "stage2", "stage3", "stage4", "head")
 SETTINGS = ("seed", "crop", "batch_size", "standardise", "jit_compile", "dense_epochs", "init", "trainable_from",
-            "epochs", "lr", "finetune_lr", "weight_decay", "k_list", "repeats", "top_m", "n_top_galaxies",
+            "epochs", "lr", "finetune_lr", "weight_decay", "compare_targets", "k_list", "repeats", "top_m", "n_top_galaxies",
             "svm_c", "ridge_alpha", "xgboost")
 
 
@@ -216,6 +216,9 @@ def settings(params: dict, source: str = "params.yaml") -> dict:
         lr=float(get("lr", num, lambda v: v > 0, "a positive number")),
         finetune_lr=float(get("finetune_lr", num, lambda v: v > 0, "a positive number")),
         weight_decay=float(get("weight_decay", num, lambda v: v >= 0, "a non-negative number")),
+        compare_targets=get("compare_targets", list,
+                            lambda v: v and len(set(v)) == len(v) and set(v) <= set(TARGETS),
+                            f"a non-empty list of distinct targets from {list(TARGETS)}"),
         k_list=get("k_list", list, lambda v: v and all(isinstance(k, int) and 1 <= k <= 512 for k in v),
                    "a non-empty list of integers in [1, 512]"),
         repeats=get("repeats", int, pos_int, "a positive integer"),
