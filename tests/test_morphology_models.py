@@ -264,3 +264,22 @@ def test_throughput_counts_steps_and_times_each_epoch():
     one = Throughput(batch_size=4)
     model.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[one])
     assert one.images_per_second == pytest.approx(4 / one.seconds_per_step)  # a single epoch is kept
+
+
+def test_seeded_models_are_the_same_in_every_process():
+    """Same seed, separate processes (as two runs of a stage): identical initial weights. A
+    module-level initialiser drew its seed at import and gave VGG16's head other weights each run."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "import hashlib; from galaxy_xai.models.morphology import build_model; "
+        "from galaxy_xai.models.training import set_seeds; set_seeds(0); "
+        "m = build_model('vgg16', (32, 32, 3), 4); "
+        "print(hashlib.md5(b''.join(w.tobytes() for w in m.get_weights())).hexdigest())"
+    )
+    root = Path(__file__).resolve().parents[1]
+    digests = {subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True,
+                              check=True).stdout.strip().splitlines()[-1] for _ in range(2)}
+    assert len(digests) == 1, digests

@@ -21,7 +21,13 @@ BACKBONES = {
 # E[swish(x)^2] for x ~ N(0, 1) is 0.356 (ReLU: 0.5). A fan-in variance scale of 1 / 0.356 keeps
 # the signal's variance through a plain stack of swish layers, as He init does for ReLU. Without it
 # a randomly initialised VGG16 (no batch norm) passes almost nothing to its head and sits at the mean.
-SWISH_INIT = keras.initializers.VarianceScaling(scale=1 / 0.356, mode="fan_in", distribution="truncated_normal")
+def swish_initializer():
+    """A fresh variance-preserving initialiser for swish layers (see above).
+
+    Made per layer, after the stage has set its seeds: an unseeded Keras initialiser draws its
+    seed when it is constructed, so one made at import time gave every process other weights.
+    """
+    return keras.initializers.VarianceScaling(scale=1 / 0.356, mode="fan_in", distribution="truncated_normal")
 
 
 def _swish_instead_of_relu(layer, swish_init=False, bn_momentum=None):
@@ -29,7 +35,7 @@ def _swish_instead_of_relu(layer, swish_init=False, bn_momentum=None):
 
     Covers layers with `activation="relu"` (Conv2D, Dense, Activation) and ReLU layers.
     Editing the config (not the live layer) means the swish is what gets serialised.
-    `swish_init`: such layers also get the variance-preserving SWISH_INIT kernels.
+    `swish_init`: such layers also get the variance-preserving `swish_initializer()` kernels.
     `bn_momentum`: momentum of the batch-norm moving statistics (None keeps Keras' 0.99).
     """
     if isinstance(layer, layers.ReLU):
@@ -40,7 +46,7 @@ def _swish_instead_of_relu(layer, swish_init=False, bn_momentum=None):
     if config.get("activation") == "relu":
         config["activation"] = "swish"
         if swish_init and "kernel_initializer" in config:
-            config["kernel_initializer"] = keras.initializers.serialize(SWISH_INIT)
+            config["kernel_initializer"] = keras.initializers.serialize(swish_initializer())
     return layer.__class__.from_config(config)
 
 
@@ -77,8 +83,8 @@ def build_model(name, input_shape, n_outputs, weights=None, output_mean=None, bn
     x = backbone.output
     if name == "vgg16":
         x = layers.Flatten(name="flatten")(x)
-        x = layers.Dense(16 * n_outputs, activation="swish", kernel_initializer=SWISH_INIT, name="fc1")(x)
-        x = layers.Dense(8 * n_outputs, activation="swish", kernel_initializer=SWISH_INIT, name="fc2")(x)
+        x = layers.Dense(16 * n_outputs, activation="swish", kernel_initializer=swish_initializer(), name="fc1")(x)
+        x = layers.Dense(8 * n_outputs, activation="swish", kernel_initializer=swish_initializer(), name="fc2")(x)
     else:
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
     # Sigmoid because vote fractions are in [0, 1]; kept as the last layer so saliency
