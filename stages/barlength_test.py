@@ -16,8 +16,8 @@ import pandas as pd
 from galaxy_xai.io import atomic_path, get_logger, load_params, require, write_json
 from galaxy_xai.xai.bar_length import OK
 from galaxy_xai.xai.bar_study import (agreement, bar_table, calibrate, calibrated_rmse, grey, in_catalogue_units,
-                                      load_heatmaps, measure_mode, mode_heatmaps, per_r90, similarity_to_mean_map,
-                                      split_bars, true_lengths)
+                                      load_heatmaps, measure_mode, mode_heatmaps, r_per_r90, references,
+                                      similarity_to_mean_map, split_bars, true_lengths)
 
 log = get_logger("stage.barlength_test")
 
@@ -25,14 +25,8 @@ log = get_logger("stage.barlength_test")
 def evaluate(lengths_val, lengths_test, ref_val, ref_test, r90_test):
     """Test r and calibrated RMSE (line fitted on validation), and r per R90 (None for R90 itself)."""
     line = calibrate(lengths_val, ref_val)
-    size_free = agreement(per_r90(lengths_test, r90_test), per_r90(ref_test, r90_test))["pearson_r"]
     return {**agreement(lengths_test, ref_test), "rmse": calibrated_rmse(lengths_test, ref_test, line),
-            "pearson_r_per_r90": size_free}
-
-
-def references(hoyle, truth):
-    """The lengths every estimate is scored against: the catalogue's and, if simulated, the true ones."""
-    return {"vs_catalogue": hoyle, **({"vs_truth": truth} if truth is not None else {})}
+            "pearson_r_per_r90": r_per_r90(lengths_test, ref_test, r90_test)}
 
 
 def main(params_path="params.yaml", prepared="out/prepared/galaxy_zoo", search="out/barlength_search", out_dir="out/barlength_test"):
@@ -82,8 +76,9 @@ def main(params_path="params.yaml", prepared="out/prepared/galaxy_zoo", search="
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     with atomic_path(Path(out_dir) / "lengths.csv") as tmp:
         per_galaxy.to_csv(tmp, index=False)
-    write_json("out/metrics/barlength.json", {"modes": metrics, "r90_only": r90_only,
-                                              "map_similarity_to_mean": {m: similarity_to_mean_map(v) for m, v in maps.items()}, "chosen": chosen_key, "chosen_cell": chosen,
+    similarity = {m: similarity_to_mean_map(v) for m, v in maps.items()}
+    write_json("out/metrics/barlength.json", {"modes": metrics, "r90_only": r90_only, "map_similarity_to_mean": similarity,
+                                              "chosen": chosen_key, "chosen_cell": chosen,
                                               "n_validation": int(val.sum()), "n_test": int(test.sum()), "flagged": dict(flag_counts)})
 
 

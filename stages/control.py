@@ -14,7 +14,7 @@ from galaxy_xai.io import atomic_path, get_logger, load_params, require, write_j
 from galaxy_xai.models.morphology import augmentation, compile_model, swish_backbone
 from galaxy_xai.models.training import image_batches, predict_rows, set_seeds
 from galaxy_xai.params import augmentation_kwargs, bn_momentum, image_shape, lr_schedule
-from galaxy_xai.xai.bar_study import agreement, paired_r_difference, per_r90, true_lengths
+from galaxy_xai.xai.bar_study import agreement, paired_r_difference, per_r90, r_per_r90, references, true_lengths
 
 log = get_logger("stage.control")
 
@@ -37,9 +37,8 @@ def heatmap_test_lengths(lengths_csv) -> pd.DataFrame:
 def heatmap_minus_control(heatmap, control, hoyle, truth, r90, n_bootstrap, seed) -> dict:
     """Paired bootstrap of r(heatmap) − r(control) against the catalogue and the truth, in arcsec
     and per R90 (galaxy size divided out, which both estimates otherwise share for free)."""
-    refs = {"vs_catalogue": hoyle, **({"vs_truth": truth} if truth is not None else {})}
     out = {}
-    for name, ref in refs.items():
+    for name, ref in references(hoyle, truth).items():
         out[name] = paired_r_difference(ref, heatmap, control, n_bootstrap, seed)
         out[name]["per_r90"] = paired_r_difference(per_r90(ref, r90), per_r90(heatmap, r90), per_r90(control, r90),
                                                    n_bootstrap, seed)
@@ -49,7 +48,7 @@ def heatmap_minus_control(heatmap, control, hoyle, truth, r90, n_bootstrap, seed
 def scores(measured, reference, r90) -> dict:
     """Pearson r and raw RMSE (the control predicts in the catalogue's units), and r per R90."""
     return {**agreement(measured, reference), "rmse": float(np.sqrt(np.mean((measured - reference) ** 2))),
-            "pearson_r_per_r90": agreement(per_r90(measured, r90), per_r90(reference, r90))["pearson_r"]}
+            "pearson_r_per_r90": r_per_r90(measured, reference, r90)}
 
 
 def main(params_path="params.yaml", prepared="out/prepared/galaxy_zoo", out_dir="out/control",
@@ -83,10 +82,8 @@ def main(params_path="params.yaml", prepared="out/prepared/galaxy_zoo", out_dir=
     r90 = test["PETROR90_R"].to_numpy(np.float64)
     measured = pred * r90
     hoyle = test["length_scaled"].to_numpy() * r90
-    metrics = {"vs_catalogue": scores(measured, hoyle, r90)}
     truth = true_lengths(truth_path, test["objid"])
-    if truth is not None:
-        metrics["vs_truth"] = scores(measured, truth, r90)
+    metrics = {name: scores(measured, ref, r90) for name, ref in references(hoyle, truth).items()}
     # Is the heatmap length (the chosen cell, as barlength_test reports it) better than the control?
     metrics["heatmap_minus_control"] = heatmap_minus_control(
         heatmap.loc[test["objid"], "measured"].to_numpy(), measured, hoyle, truth, r90, n_bootstrap, seed)

@@ -66,13 +66,13 @@ def length_scatter(table: pd.DataFrame, path, title=""):
     """Measured vs catalogue (and vs true) bar length with fitted lines; with PETROR90_R, also per R90
     (galaxy size divided out), the panel that shows whether the bar itself was measured."""
     refs = [c for c in ("hoyle", "true") if c in table and table[c].notna().any()]
-    per_r90 = "PETROR90_R" in table
+    per_r90 = "PETROR90_R" in table and bool(refs)
     fig, axes = plt.subplots(1, len(refs) + per_r90, figsize=(4 * (len(refs) + per_r90), 3.6), squeeze=False)
     measured = table["measured"].to_numpy(float)
     for ax, ref in zip(axes[0], refs):
         _scatter_with_fit(ax, measured, table[ref].to_numpy(float))
         ax.set(xlabel="measured (px × R90)", ylabel=f"{'catalogue' if ref == 'hoyle' else 'true'} length (arcsec)", title=title)
-    if per_r90 and refs:
+    if per_r90:
         r90 = table["PETROR90_R"].to_numpy(float)
         ref = refs[-1]
         _scatter_with_fit(axes[0, -1], measured / r90, table[ref].to_numpy(float) / r90)

@@ -89,6 +89,16 @@ def per_r90(lengths, r90) -> np.ndarray:
     return np.asarray(lengths, dtype=np.float64) / np.asarray(r90, dtype=np.float64)
 
 
+def r_per_r90(measured, reference, r90):
+    """Pearson r of two lengths with galaxy size divided out (None where undefined, e.g. R90 itself)."""
+    return agreement(per_r90(measured, r90), per_r90(reference, r90))["pearson_r"]
+
+
+def references(hoyle, truth) -> dict:
+    """The lengths every estimate is scored against: the catalogue's and, if simulated, the true ones."""
+    return {"vs_catalogue": hoyle, **({"vs_truth": truth} if truth is not None else {})}
+
+
 def similarity_to_mean_map(maps) -> float:
     """Median Pearson r between each galaxy's map and the mean map of all galaxies.
 
