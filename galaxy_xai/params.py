@@ -4,6 +4,7 @@ from __future__ import annotations
 from galaxy_xai.io import ParamError, require
 
 MORPHOLOGY_MODELS = ("vgg16", "resnet50v2", "xception")
+LR_SCHEDULES = ("constant", "cosine")  # galaxy_xai.models.morphology.learning_rate
 
 
 def model_name(name: str, allowed=MORPHOLOGY_MODELS) -> str:
@@ -60,8 +61,8 @@ def bn_momentum(params, source="params.yaml"):
 
 def lr_schedule(params, source="params.yaml") -> str:
     """`train.optimizer.schedule`: constant (with `decay` and ReduceLROnPlateau) or cosine (decay 0)."""
-    schedule = require(params, "train.optimizer.schedule", str, lambda v: v in ("constant", "cosine"),
-                       "constant or cosine", source)
+    schedule = require(params, "train.optimizer.schedule", str, lambda v: v in LR_SCHEDULES,
+                       " or ".join(LR_SCHEDULES), source)
     decay = require(params, "train.optimizer.decay", (int, float), lambda v: v >= 0, "a non-negative number", source)
     if schedule == "cosine" and decay:
         raise ParamError(f"{source}: key 'train.optimizer.decay' must be 0 when train.optimizer.schedule is cosine")

@@ -16,16 +16,11 @@ from galaxy_xai.params import MORPHOLOGY_MODELS
 
 log = get_logger("stage.ensemble")
 
-# The simulator's vote rule (galaxy_xai/data/simulate.py, galaxy_zoo_votes): a bar in a disk seen
-# with cos i <= 0.3 gets the votes of an unbarred galaxy, so neither labels nor images show it.
-BAR_SEEN_MIN_COS_I = 0.3
-
-
 def test_labels(truth_path, test_ids):
     """Vote fractions and bar truth for the test galaxies, from the truth table (None for real data)."""
     if truth_path is None:
         return None
-    truth = pd.read_parquet(truth_path, columns=["GalaxyID", "has_bar", "cos_i"] + [f"votes_{c}" for c in VOTE_COLUMNS])
+    truth = pd.read_parquet(truth_path, columns=["GalaxyID", "has_bar", "bar_seen"] + [f"votes_{c}" for c in VOTE_COLUMNS])
     truth = truth.set_index("GalaxyID").reindex(test_ids)
     if truth.isna().any().any():
         raise ValueError(f"{truth_path}: some test GalaxyIDs are missing from the truth table")
@@ -40,7 +35,7 @@ def score(pred: pd.DataFrame, cat: pd.DataFrame, labels, train_mean) -> dict:
         pt = pred.set_index("GalaxyID").reindex(labels.index)
         out["test_rmse"] = rmse(labels[VOTE_COLUMNS], pt[VOTE_COLUMNS])
         out["test_bar_auc"] = auc(labels["has_bar"], pt["Class3.1"])
-        out["test_visible_bar_auc"] = visible_bar_auc(labels["has_bar"], labels["cos_i"], pt["Class3.1"], BAR_SEEN_MIN_COS_I)
+        out["test_visible_bar_auc"] = visible_bar_auc(labels["has_bar"], labels["bar_seen"], pt["Class3.1"])
     return out
 
 
@@ -66,8 +61,7 @@ def main(params_path="params.yaml", prepared="out/prepared/galaxy_zoo", pred_roo
         metrics["train_mean_baseline"] = {"test_rmse": baseline}
         # The ceiling the labels set: the true vote fractions scored like a model's predictions
         metrics["labels"] = {"test_bar_auc": auc(labels["has_bar"], labels["Class3.1"]),
-                             "test_visible_bar_auc": visible_bar_auc(labels["has_bar"], labels["cos_i"], labels["Class3.1"],
-                                                                     BAR_SEEN_MIN_COS_I)}
+                             "test_visible_bar_auc": visible_bar_auc(labels["has_bar"], labels["bar_seen"], labels["Class3.1"])}
         gain = 1 - metrics["ensemble"]["test_rmse"] / baseline
         metrics["ensemble"]["improvement_over_mean"] = gain
         log.info("ensemble test RMSE %.4f (mean baseline %.4f, %.0f%% better); per model %s", metrics["ensemble"]["test_rmse"], baseline,

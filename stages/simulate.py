@@ -10,7 +10,8 @@ POSITIVE_INT = dict(kind=int, check=lambda v: v > 0, what="a positive integer")
 
 def main(params_path="params.yaml", out_dir="data/simulated"):
     params = load_params(params_path)
-    keys = ["n_galaxies", "seed", "workers", "stamp_size", "gz_size", "gz_width_r90", "noise_scale", "psf_fwhm_arcsec", "gz_test_fraction"]
+    keys = ["n_galaxies", "seed", "workers", "stamp_size", "gz_size", "gz_width_r90", "noise_scale", "psf_fwhm_arcsec", "gz_test_fraction",
+            "rgb_stretch", "rgb_q", "bar_seen_min_cos_i", "bar_catalogue_z_max"]
     check_known(params, "simulate", keys, params_path)
     n = require(params, "simulate.n_galaxies", int, lambda v: v >= 8, "an integer >= 8", params_path)
     seed = require(params, "simulate.seed", int, lambda v: v >= 0, "a non-negative integer", params_path)
@@ -19,8 +20,11 @@ def main(params_path="params.yaml", out_dir="data/simulated"):
     gz_size = require(params, "simulate.gz_size", int, lambda v: v >= 16, "an integer >= 16", params_path)
     number = (int, float)
     opts = {k: float(require(params, f"simulate.{k}", number, lambda v: v > 0, "a positive number", params_path))
-            for k in ["gz_width_r90", "noise_scale", "psf_fwhm_arcsec"]}
+            for k in ["gz_width_r90", "noise_scale", "psf_fwhm_arcsec", "rgb_stretch", "rgb_q"]}
     opts["gz_test_fraction"] = float(require(params, "simulate.gz_test_fraction", number, lambda v: 0 <= v < 1, "a number in [0, 1)", params_path))
+    opts["bar_seen_min_cos_i"] = float(require(params, "simulate.bar_seen_min_cos_i", number, lambda v: 0 <= v < 1, "a number in [0, 1)", params_path))
+    z_max = require(params, "simulate.bar_catalogue_z_max", (*number, type(None)), lambda v: v is None or v > 0, "null or a positive redshift", params_path)
+    opts["bar_catalogue_z_max"] = None if z_max is None else float(z_max)
     log.info("simulating %d galaxies (seed %d) into %s", n, seed, out_dir)
     simulate_universe(n, out_dir, seed=seed, workers=workers or None, stamp_size=stamp, gz_size=gz_size, **opts)
 

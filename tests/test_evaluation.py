@@ -34,9 +34,9 @@ def test_rmse_and_auc():
 
 def test_visible_bar_auc_leaves_out_only_the_edge_on_bars():
     has_bar = np.array([True, True, True, False, False, False])
-    cos_i = np.array([0.9, 0.8, 0.1, 0.1, 0.5, 0.9])  # the third bar is seen edge-on
+    seen = np.array([True, True, False, False, False, False])  # the third bar is edge-on
     scores = np.array([0.8, 0.7, 0.1, 0.2, 0.3, 0.4])  # it scores like an unbarred galaxy
     assert auc(has_bar, scores) == pytest.approx(6 / 9)
     # without it the visible bars outrank every unbarred galaxy; the edge-on unbarred one stays
-    assert visible_bar_auc(has_bar, cos_i, scores, 0.3) == 1.0
-    assert visible_bar_auc(has_bar, cos_i, scores, 0.95) is None  # no visible bar left
+    assert visible_bar_auc(has_bar, seen, scores) == 1.0
+    assert visible_bar_auc(has_bar, np.zeros(6, bool), scores) is None  # no visible bar left

@@ -23,6 +23,24 @@ def test_catalogue_bar_lengths_follow_the_truth(universe, truth):
     assert np.corrcoef(hoyle, bars["bar_length_arcsec"])[0, 1] > 0.8
 
 
+def test_the_bar_catalogue_holds_the_seen_bars_and_only_those(universe, truth):
+    bars = set(read_galaxy_zoo(universe / "galaxy_zoo").bars["objid"])
+    seen = truth["has_bar"] & (truth["cos_i"] > 0.3)  # the default bar_seen_min_cos_i
+    assert (truth["bar_seen"] == seen).all() and seen.sum() >= 30
+    assert bars == set(truth.loc[seen, "objid"])
+    # a bar that is not seen gets the votes of an unbarred galaxy
+    votes = truth["votes_Class3.1"] / (truth["votes_Class3.1"] + truth["votes_Class3.2"])
+    assert votes[truth["has_bar"] & ~seen].mean() < 0.2 < 0.5 < votes[seen].mean()
+
+
+def test_bar_catalogue_z_max_keeps_only_nearby_bars(tmp_path):
+    root = simulate_universe(120, tmp_path / "u", seed=5, stamp_size=32, gz_size=32, workers=1, bar_catalogue_z_max=0.07)
+    truth = pd.read_parquet(root / "truth.parquet")
+    bars = read_galaxy_zoo(root / "galaxy_zoo").bars.merge(truth[["objid", "z", "bar_seen"]], on="objid")
+    assert len(bars) > 0 and (bars["z"] < 0.07).all() and bars["bar_seen"].all()
+    assert (truth["bar_seen"] & (truth["z"] >= 0.07)).any()  # seen bars further away were left out
+
+
 def test_axis_ratio_follows_inclination(universe, truth):
     cat, _ = read_stellar_mass(universe / "stellar_mass")
     disks = truth["is_disk"].to_numpy()

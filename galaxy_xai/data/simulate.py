@@ -31,6 +31,7 @@ DEFAULTS = dict(
     mag_limit=17.77, arms_frac=0.25, psf_fwhm_arcsec=1.3, noise_scale=1.0, stamp_size=64,
     gz_size=96, gz_width_r90=4.0, rgb_stretch=0.15, rgb_q=6.0, jpeg_quality=95,
     gz_test_fraction=0.2, split_fractions=(0.7, 0.15, 0.15), bar_scatter=0.15, vote_noise=0.05,
+    bar_seen_min_cos_i=0.3, bar_catalogue_z_max=None,
 )
 
 
@@ -44,18 +45,23 @@ def _normalise(x):
     return x / x.sum(axis=1, keepdims=True)
 
 
+def bar_seen(pop: pd.DataFrame, min_cos_i: float) -> np.ndarray:
+    """A bar is seen (by volunteers, and in the image) when its disk is not too inclined."""
+    return pop["has_bar"].to_numpy() & (pop["cos_i"].to_numpy() > min_cos_i)
+
+
 def galaxy_zoo_votes(pop: pd.DataFrame, rng, noise: float) -> pd.DataFrame:
     """Vote fractions from the true morphology that obey every sum of the decision tree (SPEC §1.3)."""
     n = len(pop)
     conc = 1.0 / max(noise, 1e-3) ** 2 / 10  # Dirichlet concentration: higher = less scatter
-    disk, bar, cos_i = pop["is_disk"].to_numpy(), pop["has_bar"].to_numpy(), pop["cos_i"].to_numpy()
+    disk = pop["is_disk"].to_numpy()
     B = pop["bulge_frac"].to_numpy()
     edge_on = disk & (pop["axis_ratio"].to_numpy() < 0.35)
     p_features = np.where(disk, 0.85 - 0.5 * B, 0.08)
     q1 = _dirichlet_mean(rng, np.stack([1 - p_features - 0.01, p_features, np.full(n, 0.01)], 1), conc)
     q2 = _dirichlet_mean(rng, np.stack([np.where(edge_on, 0.9, 0.05), np.where(edge_on, 0.1, 0.95)], 1), conc)
-    # A bar is seen (and voted for) when the disk is not too inclined; longer bars are surer.
-    seen = bar & (cos_i > 0.3)
+    # Only a seen bar is voted for; longer bars are surer.
+    seen = pop["bar_seen"].to_numpy()
     frac = np.clip(pop["bar_length_arcsec"].to_numpy() / np.maximum(pop["petroR90_r"].to_numpy(), 1e-3), 0, 1)
     p_bar = np.where(seen, 0.55 + 0.4 * frac, 0.06)
     q3 = _dirichlet_mean(rng, np.stack([p_bar, 1 - p_bar], 1), conc)
@@ -141,10 +147,13 @@ def simulate_universe(n_galaxies: int, out_dir, seed: int, workers: int | None =
     })
     pop = pd.concat([ids, pop], axis=1)
     pop["seed"] = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(n)]
+    pop["bar_seen"] = bar_seen(pop, cfg["bar_seen_min_cos_i"])
     votes = galaxy_zoo_votes(pop, rng, cfg["vote_noise"])
     pop["gz_test"] = rng.uniform(size=n) < cfg["gz_test_fraction"]
-    # Human bar lengths: the truth in units of R90, with measurement scatter (Hoyle et al. 2011).
-    pop["in_bar_catalogue"] = pop["has_bar"] & (pop["cos_i"] > 0.3)
+    # Human bar lengths: the truth in units of R90, with measurement scatter (Hoyle et al. 2011,
+    # whose sample is 0.01 < z < 0.06: `bar_catalogue_z_max`).
+    z_max = cfg["bar_catalogue_z_max"]
+    pop["in_bar_catalogue"] = pop["bar_seen"] & (pop["z"].to_numpy() < (np.inf if z_max is None else z_max))
     pop["length_scaled"] = np.where(
         pop["in_bar_catalogue"],
         pop["bar_length_arcsec"] / pop["petroR90_r"] * np.exp(rng.normal(0, cfg["bar_scatter"], n)),

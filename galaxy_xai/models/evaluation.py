@@ -29,13 +29,13 @@ def auc(labels, scores) -> float | None:
     return float(roc_auc_score(labels, scores))
 
 
-def visible_bar_auc(has_bar, cos_i, scores, min_cos_i: float) -> float | None:
+def visible_bar_auc(has_bar, bar_seen, scores) -> float | None:
     """ROC AUC of barred vs unbarred galaxies without the bars too edge-on to be seen.
 
-    A bar in a disk with cos i <= min_cos_i is foreshortened away; no volunteer (and no image
-    model) can see it, so it sits among the unbarred on every image-based score. This AUC asks
-    what an image can answer: visible bars against galaxies with no bar.
+    A bar that is not seen (the truth table's `bar_seen`: its disk too inclined) is foreshortened
+    away; no volunteer (and no image model) can see it, so it sits among the unbarred on every
+    image-based score. This AUC asks what an image can answer: visible bars against no bar.
     """
-    has_bar, cos_i = np.asarray(has_bar, bool), np.asarray(cos_i, float)
-    keep = ~has_bar | (cos_i > min_cos_i)
+    has_bar, bar_seen = np.asarray(has_bar, bool), np.asarray(bar_seen, bool)
+    keep = ~has_bar | bar_seen
     return auc(has_bar[keep], np.asarray(scores)[keep])

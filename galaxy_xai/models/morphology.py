@@ -11,6 +11,8 @@ import keras
 import numpy as np
 from keras import layers
 
+from galaxy_xai.params import LR_SCHEDULES
+
 BACKBONES = {
     "vgg16": keras.applications.VGG16,
     "resnet50v2": keras.applications.ResNet50V2,
@@ -97,9 +99,6 @@ def build_model(name, input_shape, n_outputs, weights=None, output_mean=None, bn
     return keras.Model(backbone.input, outputs, name=name)
 
 
-SCHEDULES = ("constant", "cosine")
-
-
 def learning_rate(lr, decay=0.0, schedule="constant", total_steps=None):
     """Adam's learning rate: a float, Keras 2's `decay` or a cosine over the whole run.
 
@@ -110,8 +109,8 @@ def learning_rate(lr, decay=0.0, schedule="constant", total_steps=None):
       ones then take small steps, which settles the batch-norm backbones; with a constant rate
       their validation RMSE jumped between the last epochs (0.093 -> 0.116 for ResNet50V2).
     """
-    if schedule not in SCHEDULES:
-        raise ValueError(f"unknown learning-rate schedule {schedule!r}; expected one of {SCHEDULES}")
+    if schedule not in LR_SCHEDULES:
+        raise ValueError(f"unknown learning-rate schedule {schedule!r}; expected one of {LR_SCHEDULES}")
     if schedule == "cosine":
         if decay > 0 or not total_steps:
             raise ValueError("a cosine schedule needs total_steps and decay 0")
