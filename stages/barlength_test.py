@@ -2,7 +2,8 @@
 
 Metrics per mode and xinput: Pearson r and calibrated RMSE against the catalogue (human) lengths
 and, for simulated data, against the true lengths, with r also per R90 (galaxy size divided out);
-the `r90_only` baseline (R90 as the length); how alike each model's maps are (median r with their
+the `r90_only` baseline (R90 as the length) and the `image_only` one (the grey image measured as a
+heatmap); how alike each model's maps are (median r with their
 mean map); the chosen cell; counts of flagged maps.
 """
 import json
@@ -15,7 +16,7 @@ import pandas as pd
 
 from galaxy_xai.io import atomic_path, get_logger, load_params, require, write_json
 from galaxy_xai.xai.bar_length import OK
-from galaxy_xai.xai.bar_study import (agreement, bar_table, calibrate, calibrated_rmse, grey, in_catalogue_units,
+from galaxy_xai.xai.bar_study import (agreement, bar_table, calibrate, calibrated_rmse, grey, image_only, in_catalogue_units,
                                       load_heatmaps, measure_mode, mode_heatmaps, r_per_r90, references,
                                       similarity_to_mean_map, split_bars, true_lengths)
 
@@ -35,6 +36,8 @@ def main(params_path="params.yaml", prepared="out/prepared/galaxy_zoo", search="
     pin = require(params, "xai.pin", (dict, type(None)), what="null or a mapping {mode, xinput, corr_threshold, len_threshold}", source=params_path)
     split_frac = float(require(params, "xai.validation_split", float, lambda v: 0 < v < 1, "a number in (0, 1)", params_path))
     seed = require(params, "data.random_seed", int, source=params_path)
+    corr_thresholds = require(params, "xai.corr_thresholds", list, lambda v: len(v) > 0, "a non-empty list", params_path)
+    len_thresholds = require(params, "xai.len_thresholds", list, lambda v: len(v) > 0, "a non-empty list", params_path)
     maps, index = load_heatmaps()
     bars = bar_table(index, prepared)
     images = np.load(Path(prepared) / "bar_images.npy", mmap_mode="r")
@@ -70,6 +73,9 @@ def main(params_path="params.yaml", prepared="out/prepared/galaxy_zoo", search="
         log.warning("flagged heatmaps (no length measured): %s", dict(flag_counts))
     chosen_key = f"{chosen['mode']}{'_xinput' if chosen['xinput'] else ''}"
     r90_only = score(r90)
+    image_cell, image_lengths, image_flags = image_only(grey_images, bars, val, map_width, corr_thresholds, len_thresholds)
+    image_metrics = {**(image_cell or {}), **score(in_catalogue_units(image_lengths, bars, map_width)),
+                     "flags": dict(Counter(image_flags[test]))}
     log.info("chosen %s: test r vs catalogue %s (per R90 %s), vs truth %s; R90 alone: r vs catalogue %s", chosen_key,
              metrics[chosen_key]["vs_catalogue"].get("pearson_r"), metrics[chosen_key]["vs_catalogue"]["pearson_r_per_r90"],
              metrics[chosen_key].get("vs_truth", {}).get("pearson_r"), r90_only["vs_catalogue"]["pearson_r"])
@@ -77,7 +83,8 @@ def main(params_path="params.yaml", prepared="out/prepared/galaxy_zoo", search="
     with atomic_path(Path(out_dir) / "lengths.csv") as tmp:
         per_galaxy.to_csv(tmp, index=False)
     similarity = {m: similarity_to_mean_map(v) for m, v in maps.items()}
-    write_json("out/metrics/barlength.json", {"modes": metrics, "r90_only": r90_only, "map_similarity_to_mean": similarity,
+    write_json("out/metrics/barlength.json", {"modes": metrics, "r90_only": r90_only, "image_only": image_metrics,
+                                              "map_similarity_to_mean": similarity,
                                               "chosen": chosen_key, "chosen_cell": chosen,
                                               "n_validation": int(val.sum()), "n_test": int(test.sum()), "flagged": dict(flag_counts)})
 

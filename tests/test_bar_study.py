@@ -146,3 +146,24 @@ def test_similarity_to_mean_map_tells_generic_maps_from_galaxy_specific_ones():
         bars[i, np.clip((cy + t * np.sin(angle)).astype(int), 0, 23), np.clip((cx + t * np.cos(angle)).astype(int), 0, 23)] = 1
     assert bs.similarity_to_mean_map(generic) > 0.9
     assert bs.similarity_to_mean_map(bars) < 0.5
+
+
+def test_image_only_measures_a_bar_that_dominates_the_light_and_not_a_round_blob():
+    rng = np.random.default_rng(4)
+    n, size = 60, 48
+    yy, xx = np.mgrid[:size, :size]
+    half = rng.uniform(4, 16, n)  # true half-lengths, map pixels
+    images = np.zeros((n, size, size), np.float32)
+    for i in range(n):  # a bright bar at 45 degrees on a faint round disk
+        t = np.linspace(-half[i], half[i], 200)
+        images[i, (24 + t / np.sqrt(2)).astype(int), (24 + t / np.sqrt(2)).astype(int)] = 1.0
+        images[i] += 0.3 * np.exp(-((yy - 24) ** 2 + (xx - 24) ** 2) / 200.0)
+    bars = pd.DataFrame({"length_scaled": 2 * half / size, "PETROR90_R": 1.0, "orig_width": size})
+    validation = np.arange(n) < 30
+    cell, lengths, flags = bs.image_only(images, bars, validation, size, [0.5, 0.8], [3, 10])
+    assert cell["corr_threshold"] in (0.5, 0.8) and (flags == OK).all()
+    assert np.corrcoef(lengths[~validation], half[~validation])[0, 1] > 0.95
+    blobs = np.repeat(np.exp(-((yy - 24) ** 2 + (xx - 24) ** 2) / 50.0)[None], n, axis=0)
+    cell, blob_lengths, flags = bs.image_only(blobs, bars, validation, size, [0.5], [3])
+    # the same round blob everywhere: one length for all, no r, so no cell and no lengths (flagged)
+    assert cell is None and np.isnan(blob_lengths).all() and (flags == "no_cell").all()

@@ -47,7 +47,7 @@ def mode_heatmaps(heatmaps: dict, mode: str, xinput: bool, grey_images) -> list:
             maps = maps * grey_images
         return maps
 
-    if mode in SINGLE:
+    if mode in heatmaps:  # one model's maps (or any other single set, e.g. the image itself)
         return [prep(heatmaps[mode])]
     if mode == "averageheatmaps":
         mean = np.mean([heatmaps[m].astype(np.float32) for m in SINGLE], axis=0)
@@ -170,6 +170,24 @@ def grid_search(heatmaps, bars, grey_images, map_width, corr_thresholds, len_thr
                          **agreement(measured, hoyle), "rmse": calibrated_rmse(measured, hoyle, line),
                          "n_flagged": int((flags != OK).sum())})
     return pd.DataFrame(rows)
+
+
+def image_only(grey_images, bars, validation, map_width, corr_thresholds, len_thresholds):
+    """The grey image itself measured as if it were a heatmap, thresholds chosen on `validation`.
+
+    A model-free baseline: what the mask procedure finds in the light distribution alone. A heatmap
+    mode (or its `xinput` variant) that does no better has added nothing of the model's.
+    Returns the chosen cell and every galaxy's length in map pixels and flag.
+    """
+    image = _renormalise(np.asarray(grey_images, dtype=np.float32))
+    table = grid_search({"image": image[validation]}, bars[validation].reset_index(drop=True), None,
+                        map_width, corr_thresholds, len_thresholds, [False], modes=("image",))
+    best = best_cells(table)
+    if best.empty:
+        return None, np.full(len(bars), np.nan), np.full(len(bars), "no_cell", dtype=object)
+    cell = {"corr_threshold": float(best.loc[0, "corr_threshold"]), "len_threshold": int(best.loc[0, "len_threshold"])}
+    lengths, flags = measure_mode([image], cell["corr_threshold"], cell["len_threshold"])
+    return cell, lengths, flags
 
 
 def best_cells(table: pd.DataFrame) -> pd.DataFrame:
