@@ -5,26 +5,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from galaxy_xai.io import atomic_path, get_logger, load_params, require, write_json
+from galaxy_xai.io import atomic_path, get_logger, load_params, write_json
+from galaxy_xai.params import bar_grid_settings
 from galaxy_xai.xai.bar_study import MODES, bar_table, best_cells, grey, grid_search, load_heatmaps, split_bars
 
 log = get_logger("stage.barlength_search")
 
 
-def search_settings(params, source):
-    lst = lambda v: isinstance(v, list) and len(v) > 0  # noqa: E731
-    return dict(
-        corr_thresholds=[float(v) for v in require(params, "xai.corr_thresholds", list, lst, "a non-empty list", source)],
-        len_thresholds=[int(v) for v in require(params, "xai.len_thresholds", list, lst, "a non-empty list", source)],
-        xinputs=[bool(v) for v in require(params, "xai.xinput", list, lst, "a non-empty list of true/false", source)],
-        validation_split=float(require(params, "xai.validation_split", float, lambda v: 0 < v < 1, "a number in (0, 1)", source)),
-        seed=require(params, "data.random_seed", int, source=source),
-    )
-
-
 def main(params_path="params.yaml", prepared="out/prepared/galaxy_zoo", out_dir="out/barlength_search"):
     params = load_params(params_path)
-    cfg = search_settings(params, params_path)
+    cfg = bar_grid_settings(params, params_path)
     maps, index = load_heatmaps()
     bars = bar_table(index, prepared)
     images = np.load(Path(prepared) / "bar_images.npy", mmap_mode="r")

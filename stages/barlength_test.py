@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from galaxy_xai.io import atomic_path, get_logger, load_params, require, write_json
+from galaxy_xai.params import bar_grid_settings
 from galaxy_xai.xai.bar_length import OK
 from galaxy_xai.xai.bar_study import (agreement, bar_table, calibrate, calibrated_rmse, grey, image_only, in_catalogue_units,
                                       load_heatmaps, measure_mode, mode_heatmaps, r_per_r90, references,
@@ -34,15 +35,12 @@ def main(params_path="params.yaml", prepared="out/prepared/galaxy_zoo", search="
     params = load_params(params_path)
     truth_path = require(params, "data.truth", (str, type(None)), what="a path or null", source=params_path)
     pin = require(params, "xai.pin", (dict, type(None)), what="null or a mapping {mode, xinput, corr_threshold, len_threshold}", source=params_path)
-    split_frac = float(require(params, "xai.validation_split", float, lambda v: 0 < v < 1, "a number in (0, 1)", params_path))
-    seed = require(params, "data.random_seed", int, source=params_path)
-    corr_thresholds = require(params, "xai.corr_thresholds", list, lambda v: len(v) > 0, "a non-empty list", params_path)
-    len_thresholds = require(params, "xai.len_thresholds", list, lambda v: len(v) > 0, "a non-empty list", params_path)
+    grid = bar_grid_settings(params, params_path)
     maps, index = load_heatmaps()
     bars = bar_table(index, prepared)
     images = np.load(Path(prepared) / "bar_images.npy", mmap_mode="r")
     grey_images = grey(np.asarray(images[bars["row"].to_numpy()]))
-    split = split_bars(len(bars), split_frac, seed)
+    split = split_bars(len(bars), grid["validation_split"], grid["seed"])
     hoyle = bars["length_scaled"].to_numpy() * bars["PETROR90_R"].to_numpy()
     truth = true_lengths(truth_path, bars["objid"])
     cells = pd.read_csv(Path(search) / "best_cells.csv")
@@ -73,7 +71,7 @@ def main(params_path="params.yaml", prepared="out/prepared/galaxy_zoo", search="
         log.warning("flagged heatmaps (no length measured): %s", dict(flag_counts))
     chosen_key = f"{chosen['mode']}{'_xinput' if chosen['xinput'] else ''}"
     r90_only = score(r90)
-    image_cell, image_lengths, image_flags = image_only(grey_images, bars, val, map_width, corr_thresholds, len_thresholds)
+    image_cell, image_lengths, image_flags = image_only(grey_images, bars, val, map_width, grid["corr_thresholds"], grid["len_thresholds"])
     image_metrics = {**(image_cell or {}), **score(in_catalogue_units(image_lengths, bars, map_width)),
                      "flags": dict(Counter(image_flags[test]))}
     log.info("chosen %s: test r vs catalogue %s (per R90 %s), vs truth %s; R90 alone: r vs catalogue %s", chosen_key,

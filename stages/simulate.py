@@ -21,8 +21,8 @@ def main(params_path="params.yaml", out_dir="data/simulated"):
     number = (int, float)
     opts = {k: float(require(params, f"simulate.{k}", number, lambda v: v > 0, "a positive number", params_path))
             for k in ["gz_width_r90", "noise_scale", "psf_fwhm_arcsec", "rgb_stretch", "rgb_q"]}
-    opts["gz_test_fraction"] = float(require(params, "simulate.gz_test_fraction", number, lambda v: 0 <= v < 1, "a number in [0, 1)", params_path))
-    opts["bar_seen_min_cos_i"] = float(require(params, "simulate.bar_seen_min_cos_i", number, lambda v: 0 <= v < 1, "a number in [0, 1)", params_path))
+    opts.update({k: float(require(params, f"simulate.{k}", number, lambda v: 0 <= v < 1, "a number in [0, 1)", params_path))
+                 for k in ["gz_test_fraction", "bar_seen_min_cos_i"]})
     z_max = require(params, "simulate.bar_catalogue_z_max", (*number, type(None)), lambda v: v is None or v > 0, "null or a positive redshift", params_path)
     opts["bar_catalogue_z_max"] = None if z_max is None else float(z_max)
     log.info("simulating %d galaxies (seed %d) into %s", n, seed, out_dir)
