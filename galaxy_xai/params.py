@@ -67,15 +67,3 @@ def lr_schedule(params, source="params.yaml") -> str:
     if schedule == "cosine" and decay:
         raise ParamError(f"{source}: key 'train.optimizer.decay' must be 0 when train.optimizer.schedule is cosine")
     return schedule
-
-
-def bar_grid_settings(params, source="params.yaml") -> dict:
-    """The bar-length threshold grid and its validation split (`xai.*`), read by the search and the test."""
-    lst = lambda v: isinstance(v, list) and len(v) > 0  # noqa: E731
-    return dict(
-        corr_thresholds=[float(v) for v in require(params, "xai.corr_thresholds", list, lst, "a non-empty list", source)],
-        len_thresholds=[int(v) for v in require(params, "xai.len_thresholds", list, lst, "a non-empty list", source)],
-        xinputs=[bool(v) for v in require(params, "xai.xinput", list, lst, "a non-empty list of true/false", source)],
-        validation_split=float(require(params, "xai.validation_split", float, lambda v: 0 < v < 1, "a number in (0, 1)", source)),
-        seed=require(params, "data.random_seed", int, source=source),
-    )

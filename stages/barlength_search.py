@@ -6,8 +6,7 @@ import numpy as np
 import pandas as pd
 
 from galaxy_xai.io import atomic_path, get_logger, load_params, write_json
-from galaxy_xai.params import bar_grid_settings
-from galaxy_xai.xai.bar_study import MODES, bar_table, best_cells, grey, grid_search, load_heatmaps, split_bars
+from galaxy_xai.xai.bar_study import MODES, bar_grid_settings, bar_table, best_cells, grey, grid_search, load_heatmaps, split_bars
 
 log = get_logger("stage.barlength_search")
 

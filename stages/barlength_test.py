@@ -15,9 +15,8 @@ import numpy as np
 import pandas as pd
 
 from galaxy_xai.io import atomic_path, get_logger, load_params, require, write_json
-from galaxy_xai.params import bar_grid_settings
 from galaxy_xai.xai.bar_length import OK
-from galaxy_xai.xai.bar_study import (agreement, bar_table, calibrate, calibrated_rmse, grey, image_only, in_catalogue_units,
+from galaxy_xai.xai.bar_study import (agreement, bar_grid_settings, bar_table, calibrate, calibrated_rmse, grey, image_only, in_catalogue_units,
                                       load_heatmaps, measure_mode, mode_heatmaps, r_per_r90, references,
                                       similarity_to_mean_map, split_bars, true_lengths)
 

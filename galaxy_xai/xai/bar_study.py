@@ -20,10 +20,23 @@ import numpy as np
 import pandas as pd
 from scipy.stats import pearsonr
 
+from galaxy_xai.io import require
 from galaxy_xai.xai.bar_length import OK, measure_bar_lengths, to_catalogue_units, to_original_pixels
 
 SINGLE = ("vgg16", "resnet50v2", "xception")
 MODES = SINGLE + ("averageheatmaps", "averagemeasurements")
+
+
+def bar_grid_settings(params, source="params.yaml") -> dict:
+    """The bar-length threshold grid and its validation split (`xai.*`), read by the search and the test."""
+    lst = lambda v: isinstance(v, list) and len(v) > 0  # noqa: E731
+    return dict(
+        corr_thresholds=[float(v) for v in require(params, "xai.corr_thresholds", list, lst, "a non-empty list", source)],
+        len_thresholds=[int(v) for v in require(params, "xai.len_thresholds", list, lst, "a non-empty list", source)],
+        xinputs=[bool(v) for v in require(params, "xai.xinput", list, lst, "a non-empty list of true/false", source)],
+        validation_split=float(require(params, "xai.validation_split", float, lambda v: 0 < v < 1, "a number in (0, 1)", source)),
+        seed=require(params, "data.random_seed", int, source=source),
+    )
 
 
 def split_bars(n: int, validation_split: float, seed: int) -> np.ndarray:
