@@ -38,7 +38,7 @@ def training_settings(params, name, source="params.yaml") -> dict:
     num = (int, float)
     pos = lambda v: v > 0  # noqa: E731
     return dict(
-        epochs=require(params, "train.epochs", int, pos, "a positive integer", source),
+        epochs=require(params, f"train.epochs.{name}", int, pos, "a positive integer", source),
         batch_size=require(params, "train.batch_size", int, pos, "a positive integer", source),
         lr=float(require(params, "train.optimizer.lr", num, pos, "a positive number", source)),
         decay=float(require(params, "train.optimizer.decay", num, lambda v: v >= 0, "a non-negative number", source)),

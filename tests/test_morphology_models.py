@@ -1,4 +1,6 @@
 """Morphology CNNs: heads, swish everywhere, training, saving, optimiser and augmentation."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 import keras
@@ -7,7 +9,8 @@ from keras import layers
 from galaxy_xai.models import morphology
 from galaxy_xai.io import ParamError
 from galaxy_xai.models.morphology import augmentation, build_model, compile_model, learning_rate
-from galaxy_xai.params import lr_schedule
+from galaxy_xai.io import load_params
+from galaxy_xai.params import lr_schedule, training_settings
 from galaxy_xai.models.training import Throughput, image_batches, set_seeds
 
 N_OUT = 37
@@ -172,6 +175,19 @@ def test_schedule_settings_are_checked():
         lr_schedule(params)
     params["train"]["optimizer"].update(schedule="cosine", decay=0.0)
     assert lr_schedule(params) == "cosine"
+
+
+def test_epochs_are_read_per_backbone():
+    # VGG16 (no batch norm, random weights) needs more epochs than the others; the others keep theirs.
+    params = load_params(str(Path(__file__).resolve().parents[1] / "params.yaml"))
+    params["train"]["epochs"] = {"vgg16": 7, "resnet50v2": 3, "xception": 2}
+    assert [training_settings(params, n)["epochs"] for n in ("vgg16", "resnet50v2", "xception")] == [7, 3, 2]
+    params["train"]["epochs"] = 6  # the old single count names the key it now needs
+    with pytest.raises(ParamError, match="missing key 'train.epochs.vgg16'"):
+        training_settings(params, "vgg16")
+    params["train"]["epochs"] = {"vgg16": 0}
+    with pytest.raises(ParamError, match="'train.epochs.vgg16' must be a positive integer"):
+        training_settings(params, "vgg16")
 
 
 def test_unknown_backbone_is_refused():

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY = {
     "simulate.n_galaxies": 60,
     "simulate.gz_size": 80,
-    "train.epochs": 1,
+    "train.epochs": {"vgg16": 1, "resnet50v2": 1, "xception": 1},
     "train.batch_size": 8,
     "xai.smooth_samples": 2,
     "xai.batch_size": 16,
