@@ -23,9 +23,10 @@ def main(params_path="params.yaml", prepared="out/prepared/galaxy_zoo", out_dir=
     log.info("grid over %d cells × %d modes on %d validation bars", len(cfg["corr_thresholds"]) * len(cfg["len_thresholds"]) * len(cfg["xinputs"]), len(MODES), val.sum())
     table = grid_search({m: v[val] for m, v in maps.items()}, bars[val].reset_index(drop=True), grey_images[val],
                         maps["vgg16"].shape[-1], cfg["corr_thresholds"], cfg["len_thresholds"], cfg["xinputs"])
-    best = best_cells(table)
+    best = best_cells(table, cfg["min_measured"])
     if best.empty:  # e.g. a handful of bars: keep going with the first cell, and say so
-        log.warning("no cell gave a defined Pearson r on %d validation bars; using the first cell", val.sum())
+        log.warning("no cell gave a defined Pearson r on %.0f%% or more of the %d validation bars (xai.min_measured); "
+                    "using the first cell", 100 * cfg["min_measured"], val.sum())
         best = table.head(1)
     chosen = best.iloc[0].to_dict()
     out = Path(out_dir)

@@ -70,7 +70,8 @@ def main(params_path="params.yaml", prepared="out/prepared/galaxy_zoo", search="
         log.warning("flagged heatmaps (no length measured): %s", dict(flag_counts))
     chosen_key = f"{chosen['mode']}{'_xinput' if chosen['xinput'] else ''}"
     r90_only = score(r90)
-    image_cell, image_lengths, image_flags = image_only(grey_images, bars, val, map_width, grid["corr_thresholds"], grid["len_thresholds"])
+    image_cell, image_lengths, image_flags = image_only(grey_images, bars, val, map_width, grid["corr_thresholds"], grid["len_thresholds"],
+                                                         grid["min_measured"])
     image_metrics = {**(image_cell or {}), **score(in_catalogue_units(image_lengths, bars, map_width)),
                      "flags": dict(Counter(image_flags[test]))}
     log.info("chosen %s: test r vs catalogue %s (per R90 %s), vs truth %s; R90 alone: r vs catalogue %s", chosen_key,

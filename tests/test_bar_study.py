@@ -56,6 +56,16 @@ def test_best_cell_has_the_highest_r_then_the_lowest_rmse():
     assert len(best) == 1 and best.loc[0, "corr_threshold"] == 0.7  # xception had no r at all
 
 
+def test_a_cell_that_measures_too_few_bars_is_not_chosen():
+    table = pd.DataFrame({
+        "mode": ["vgg16"] * 2, "xinput": [False] * 2, "corr_threshold": [0.5, 0.8], "len_threshold": [3] * 2,
+        "pearson_r": [0.7, 0.9], "rmse": [1.0, 1.0], "measured_fraction": [1.0, 0.45],
+    })
+    assert bs.best_cells(table, 0.9).loc[0, "corr_threshold"] == 0.5
+    assert bs.best_cells(table, 0.4).loc[0, "corr_threshold"] == 0.8
+    assert bs.best_cells(table, 1.0).loc[0, "corr_threshold"] == 0.5  # every bar measured is eligible
+
+
 def test_heatmaps_of_different_galaxies_are_refused(tmp_path):
     for i, m in enumerate(bs.SINGLE):
         (tmp_path / m).mkdir()

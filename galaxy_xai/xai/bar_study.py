@@ -35,6 +35,7 @@ def bar_grid_settings(params, source="params.yaml") -> dict:
         len_thresholds=[int(v) for v in require(params, "xai.len_thresholds", list, lst, "a non-empty list", source)],
         xinputs=[bool(v) for v in require(params, "xai.xinput", list, lst, "a non-empty list of true/false", source)],
         validation_split=float(require(params, "xai.validation_split", float, lambda v: 0 < v < 1, "a number in (0, 1)", source)),
+        min_measured=float(require(params, "xai.min_measured", (int, float), lambda v: 0 <= v <= 1, "a share in [0, 1]", source)),
         seed=require(params, "data.random_seed", int, source=source),
     )
 
@@ -181,11 +182,11 @@ def grid_search(heatmaps, bars, grey_images, map_width, corr_thresholds, len_thr
             line = calibrate(measured, hoyle)
             rows.append({"mode": mode, "xinput": xinput, "corr_threshold": ct, "len_threshold": lt,
                          **agreement(measured, hoyle), "rmse": calibrated_rmse(measured, hoyle, line),
-                         "n_flagged": int((flags != OK).sum())})
+                         "n_flagged": int((flags != OK).sum()), "measured_fraction": float(np.mean(flags == OK))})
     return pd.DataFrame(rows)
 
 
-def image_only(grey_images, bars, validation, map_width, corr_thresholds, len_thresholds):
+def image_only(grey_images, bars, validation, map_width, corr_thresholds, len_thresholds, min_measured=0.0):
     """The grey image itself measured as if it were a heatmap, thresholds chosen on `validation`.
 
     A model-free baseline: what the mask procedure finds in the light distribution alone. A heatmap
@@ -195,7 +196,7 @@ def image_only(grey_images, bars, validation, map_width, corr_thresholds, len_th
     image = _renormalise(np.asarray(grey_images, dtype=np.float32))
     table = grid_search({"image": image[validation]}, bars[validation].reset_index(drop=True), None,
                         map_width, corr_thresholds, len_thresholds, [False], modes=("image",))
-    best = best_cells(table)
+    best = best_cells(table, min_measured)
     if best.empty:
         return None, np.full(len(bars), np.nan), np.full(len(bars), "no_cell", dtype=object)
     cell = {"corr_threshold": float(best.loc[0, "corr_threshold"]), "len_threshold": int(best.loc[0, "len_threshold"])}
@@ -203,9 +204,12 @@ def image_only(grey_images, bars, validation, map_width, corr_thresholds, len_th
     return cell, lengths, flags
 
 
-def best_cells(table: pd.DataFrame) -> pd.DataFrame:
-    """Per (mode, xinput) the cell with the highest Pearson r (ties: lower RMSE)."""
-    ranked = table.dropna(subset=["pearson_r"]).sort_values(["pearson_r", "rmse"], ascending=[False, True], kind="stable")
+def best_cells(table: pd.DataFrame, min_measured: float = 0.0) -> pd.DataFrame:
+    """Per (mode, xinput) the cell with the highest Pearson r (ties: lower RMSE) among the cells that
+    measure at least `min_measured` of the bars: otherwise a cell whose mask is empty on half the
+    bars can win on the easy half (measured: r 0.82 on 27 of 60 validation bars, 0.66 on test)."""
+    eligible = table[table["measured_fraction"] >= min_measured] if "measured_fraction" in table else table
+    ranked = eligible.dropna(subset=["pearson_r"]).sort_values(["pearson_r", "rmse"], ascending=[False, True], kind="stable")
     return ranked.groupby(["mode", "xinput"], sort=False).head(1).reset_index(drop=True)
 
 
