@@ -50,7 +50,7 @@ def test_best_cell_has_the_highest_r_then_the_lowest_rmse():
     table = pd.DataFrame({
         "mode": ["vgg16"] * 3 + ["xception"], "xinput": [False] * 4,
         "corr_threshold": [0.5, 0.6, 0.7, 0.5], "len_threshold": [3] * 4,
-        "pearson_r": [0.8, 0.9, 0.9, None], "rmse": [1.0, 2.0, 1.5, 0.1],
+        "pearson_r": [0.8, 0.9, 0.9, None], "rmse": [1.0, 2.0, 1.5, 0.1], "measured_fraction": [1.0] * 4,
     })
     best = bs.best_cells(table)
     assert len(best) == 1 and best.loc[0, "corr_threshold"] == 0.7  # xception had no r at all

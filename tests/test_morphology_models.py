@@ -7,9 +7,8 @@ import keras
 from keras import layers
 
 from galaxy_xai.models import morphology
-from galaxy_xai.io import ParamError
+from galaxy_xai.io import ParamError, load_params
 from galaxy_xai.models.morphology import augmentation, build_model, compile_model, learning_rate
-from galaxy_xai.io import load_params
 from galaxy_xai.params import lr_schedule, training_settings
 from galaxy_xai.models.training import Throughput, image_batches, set_seeds
 
