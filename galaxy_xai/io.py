@@ -1,9 +1,8 @@
-"""Small I/O helpers shared by every stage: params, atomic writes, logging."""
+"""Small I/O helpers shared by every stage: atomic writes, JSON, survey null sentinels."""
 from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import shutil
 import tempfile
@@ -12,13 +11,11 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-
-class ParamError(ValueError):
-    """A params.yaml key or an input file is not what a stage expects."""
+from galaxy_xai.errors import ParamError
 
 
-def get_logger(name: str) -> logging.Logger:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+def get_logger(name: str):  # TEMPORARY shim during the refactor
+    import logging
     return logging.getLogger(name)
 
 

@@ -1,0 +1,36 @@
+"""Params group `mi`: the MI estimators and the redundant / unique / synergistic split (SPEC §7)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from galaxy_xai.config import PARAMS, ListOf, Text, key, load as _load
+from galaxy_xai.config.estimator import EstimatorConfig
+from galaxy_xai.errors import ParamError
+
+
+def pair_datasets(pair: str) -> tuple[str, str, str]:
+    """('A', 'B', 'A+B') of a pair written 'A-B'."""
+    a, _, b = pair.partition("-")
+    return a, b, f"{a}+{b}"
+
+
+@dataclass(frozen=True)
+class MiConfig(EstimatorConfig):
+    pairs: tuple = key(ListOf(Text(), distinct=True), "pairs 'A-B': each uses the estimators of A, B and A+B")
+    datasets: tuple = key(ListOf(Text(), distinct=True), "input sets, one estimator each")
+    group = "mi"
+
+    def check(self, source):
+        super().check(source)
+        for pair in self.pairs:
+            if pair.count("-") != 1 or not all(pair.split("-")):
+                raise ParamError(f"{source}: key 'mi.pairs' must list pairs written 'A-B' (e.g. Mopt-Ioptnorm), "
+                                 f"got {pair!r}")
+            lacking = [d for d in pair_datasets(pair) if d not in self.datasets]
+            if lacking:
+                raise ParamError(f"{source}: key 'mi.datasets' must list every input set the pairs use: "
+                                 f"{pair} needs {', '.join(lacking)}")
+
+
+def load(params: dict, source: str = PARAMS) -> MiConfig:
+    return _load(MiConfig, params, "mi", source)

@@ -1,0 +1,52 @@
+"""Params group `sfnet`: the Sparse Feature Networks, their dense twin and comparisons (SPEC §4).
+
+The main SFNet's k is `train.k` (the users' name; galaxy_xai.config.train)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from galaxy_xai.config import PARAMS, Bool, Int, ListOf, MapOf, Number, Text, key, load as _load
+from galaxy_xai.domain import SFNET_BLOCKS, SFNET_TARGETS
+from galaxy_xai.errors import ParamError
+
+XGBOOST_KEYS = ("n_estimators", "max_depth", "learning_rate", "subsample", "colsample_bytree", "min_child_weight",
+                "reg_lambda")
+POSITIVE = Number(0, lo_open=True)
+
+
+@dataclass(frozen=True)
+class SfnetConfig:
+    seed: int = key(Int(0), "seed of every SFNet run (repeats add 1, 2, ...)")
+    crop: int = key(Int(32), "centre crop of the SDSS images the nets see, pixels")
+    batch_size: int = key(Int(1), "images per step")
+    standardise: bool = key(Bool(), "fit standardised targets; RMSEs are reported in dex")
+    jit_compile: bool = key(Bool(), "XLA")
+    dense_epochs: int = key(Int(1), "epochs of the dense twin")
+    init: str = key(Text(("dense", "scratch")), "dense: warm start from the twin; scratch: as the paper")
+    trainable_from: str = key(Text(SFNET_BLOCKS), "init dense: first block fine-tuned")
+    epochs: int = key(Int(0), "per SFNet: fine-tuning (init dense) or training (scratch) epochs")
+    lr: float = key(POSITIVE, "AdamW peak learning rate (dense twin, scratch SFNets)")
+    finetune_lr: float = key(POSITIVE, "peak learning rate when fine-tuning from the twin")
+    weight_decay: float = key(Number(0), "AdamW weight decay")
+    compare_targets: tuple = key(ListOf(Text(tuple(SFNET_TARGETS)), distinct=True), "sfnet_compare's targets")
+    k_list: tuple = key(ListOf(Int(1, 512), distinct=True), "sfnet_compare's k sweep")
+    repeats: int = key(Int(1), "retrainings per k")
+    top_m: int = key(Int(1), "top features analysed, drawn and given to the AGN SVM")
+    n_top_galaxies: int = key(Int(1, 9), "top-activating galaxies shown per feature (3x3 grid)")
+    svm_c: float = key(POSITIVE, "linear SVM regularisation C")
+    ridge_alpha: float = key(POSITIVE, "ridge alpha, dense features -> SFNet features")
+    xgboost: dict = key(MapOf(XGBOOST_KEYS, Number(0, lo_open=True), exact=False), "XGBoost settings")
+
+    def check(self, source):
+        if self.init == "scratch" and self.epochs == 0:
+            raise ParamError(f"{source}: key 'sfnet.epochs' must be positive when sfnet.init is 'scratch', got 0")
+
+    @property
+    def xgboost_kwargs(self) -> dict:
+        """XGBoost keyword arguments (the integer-valued ones as integers)."""
+        ints = ("n_estimators", "max_depth")
+        return {k: int(v) if k in ints else v for k, v in self.xgboost.items()}
+
+
+def load(params: dict, source: str = PARAMS) -> SfnetConfig:
+    return _load(SfnetConfig, params, "sfnet", source)

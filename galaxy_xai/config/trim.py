@@ -1,0 +1,44 @@
+"""Params group `trim`: importance of radial Fourier bands and its known-band validation (SPEC §8)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from galaxy_xai.config import PARAMS, Int, ListOf, Number, Section, Text, key, load as _load
+from galaxy_xai.domain import TRIM_METHODS, VOTE_COLUMNS
+
+POSITIVE_INT = Int(1)
+METHODS = ListOf(Text(TRIM_METHODS), distinct=True)
+
+
+@dataclass(frozen=True)
+class Validate:
+    n_datasets: int = key(POSITIVE_INT, "simulated datasets (paper: 500)")
+    n_images: int = key(Int(10), "training images per dataset")
+    size: int = key(Int(4), "image size, pixels")
+    n_bands: int = key(Int(2), "radial bands")
+    methods: tuple = key(METHODS, "methods asked to name the known band")
+    epochs: int = key(POSITIVE_INT, "epochs of each dataset's classifier")
+    n_explain: int = key(POSITIVE_INT, "held-out images whose mean score names the band")
+    steps: int = key(POSITIVE_INT, "integrated-gradients steps")
+    aggregate: str = key(Text(("mean_abs", "mean")), "how per-image scores are aggregated")
+    amplitude_sigma: float = key(Number(0, lo_open=True), "log-normal spread of each band's gain")
+    batch_size: int = key(POSITIVE_INT, "images per model call")
+    seed: int = key(Int(0), "seed")
+
+
+@dataclass(frozen=True)
+class TrimConfig:
+    output: str = key(Text(VOTE_COLUMNS, "a vote column such as Class3.1"), "morphology output explained")
+    methods: tuple = key(METHODS, "band-importance methods")
+    n_bands: int = key(Int(2), "radial Fourier bands")
+    n_images: int = key(POSITIVE_INT, "validation images explained per model")
+    steps: int = key(POSITIVE_INT, "integrated-gradients quadrature steps")
+    batch_size: int = key(POSITIVE_INT, "images per model call")
+    min_prediction_ratio: float = key(Number(0, 1), "normalised curves keep |f(x)| >= this × mean |f(x)|")
+    n_property_bins: int = key(Int(2), "metallicity bins of the by-property curves")
+    seed: int = key(Int(0), "seed of the image sample")
+    validate: Validate = key(Section(Validate), "the paper's known-band simulation")
+
+
+def load(params: dict, source: str = PARAMS) -> TrimConfig:
+    return _load(TrimConfig, params, "trim", source)

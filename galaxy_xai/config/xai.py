@@ -1,0 +1,42 @@
+"""Params group `xai`: SmoothGrad heatmaps, the bar-length grid and the control CNN (SPEC §3)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from galaxy_xai.config import PARAMS, Bool, Int, ListOf, Number, Optional, Section, Text, key, load as _load
+from galaxy_xai.domain import BAR_MODES, VOTE_COLUMNS
+
+
+@dataclass(frozen=True)
+class BarCell:
+    mode: str = key(Text(BAR_MODES), "heatmap mode")
+    xinput: bool = key(Bool(), "heatmap multiplied by the grey image")
+    corr_threshold: float = key(Number(0, 1, True, True), "pixel-correlation threshold of the bar mask")
+    len_threshold: int = key(Int(1), "minimum mask length, pixels")
+
+
+@dataclass(frozen=True)
+class Control:
+    epochs: int = key(Int(1), "epochs of the control CNN")
+    lr: float = key(Number(0, lo_open=True), "its peak learning rate")
+    n_bootstrap: int = key(Int(100), "paired bootstrap draws of r(heatmap) − r(control)")
+
+
+@dataclass(frozen=True)
+class XaiConfig:
+    output: str = key(Text(VOTE_COLUMNS, "a vote column such as Class3.1"), "the output explained (the bar answer)")
+    smooth_samples: int = key(Int(1), "noisy copies per SmoothGrad map")
+    smooth_noise: float = key(Number(0, lo_open=True), "SmoothGrad noise, fraction of the image range")
+    batch_size: int = key(Int(1), "noisy copies per gradient call")
+    max_galaxies: int | None = key(Optional(Int(1)), "bar-catalogue galaxies mapped; null = all")
+    validation_split: float = key(Number(0, 1, True, True), "share of the bar catalogue for the grid (the rest: test)")
+    corr_thresholds: tuple = key(ListOf(Number(0, 1, True, True), distinct=True), "grid: correlation thresholds")
+    len_thresholds: tuple = key(ListOf(Int(1), distinct=True), "grid: length thresholds, pixels")
+    xinput: tuple = key(ListOf(Bool(), distinct=True), "grid: with / without the image multiplied in")
+    min_measured: float = key(Number(0, 1), "share of validation bars a chosen cell must measure")
+    pin: BarCell | None = key(Optional(Section(BarCell)), "a cell to report besides the chosen ones; null = none")
+    control: Control = key(Section(Control), "the control CNN regressing the bar length")
+
+
+def load(params: dict, source: str = PARAMS) -> XaiConfig:
+    return _load(XaiConfig, params, "xai", source)
