@@ -1,17 +1,19 @@
-"""Figure helpers: a headless backend, one style, atomic PNG writes."""
+"""Figure helpers: the headless backend and one style (set where figures are made), atomic PNG writes."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import matplotlib
+import matplotlib.pyplot as plt  # pyplot picks its backend lazily, at the first figure
+import seaborn as sns
 
-matplotlib.use("Agg")  # figures are files; no display on a cluster node
-import matplotlib.pyplot as plt  # noqa: E402
-import seaborn as sns  # noqa: E402
+from galaxy_xai.io import atomic_path
 
-from galaxy_xai.io import atomic_path  # noqa: E402
 
-sns.set_theme(style="whitegrid", context="paper")
+def start() -> None:
+    """Before drawing: figures are files (no display on a cluster node), in one style."""
+    matplotlib.use("Agg")
+    sns.set_theme(style="whitegrid", context="paper")
 
 
 def save(fig, path) -> Path:
