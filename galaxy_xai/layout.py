@@ -63,6 +63,11 @@ class Folder:
 
 # ----------------------------------------------------------------------------- prepared data
 
+def simulated() -> Path:
+    """data/simulated: the simulate stage's universe in the survey layouts (+ truth.parquet)."""
+    return Path("data") / "simulated"
+
+
 class Prepared(Folder):
     """out/prepared/<family>: catalog.parquet (one row per galaxy, `row` = image index) and
     images.npy ([n, H, W, 3] uint8, or [n, H, W, 5] float32 ugriz for stellar_mass); Galaxy Zoo

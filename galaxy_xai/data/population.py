@@ -33,6 +33,13 @@ SKY_SIGMA = 10 ** (-0.4 * (DEPTH_5SIGMA - 22.5)) / 5 / np.sqrt(4 * np.pi * (1.4 
 MAG_ERR_FLOOR = np.array([0.04, 0.02, 0.02, 0.02, 0.03])
 # SDSS sums the Petrosian flux within 2 Petrosian radii, about 1.86 R90 for an exponential disk.
 PETRO_APERTURE_OVER_R90 = 1.86
+# The drawn population (physics, not params): redshift and log M* ranges, the Schechter mass
+# function's knee and slope, the r-band flux limit (SDSS main sample) and the light in spiral arms.
+Z_RANGE = (0.02, 0.25)
+LOGM_RANGE = (8.5, 12.0)
+SCHECHTER_LOGM, SCHECHTER_ALPHA = 10.8, -1.2
+MAG_LIMIT = 17.77
+ARMS_FRAC = 0.25
 
 
 def _sersic_b(n):
@@ -157,15 +164,15 @@ def enclosed_radius(fraction, bulge_light, bulge_n, r50_bulge, r50_disk):
     return (lo + hi) / 2
 
 
-def draw_population(n_galaxies, rng, cfg) -> pd.DataFrame:
+def draw_population(n_galaxies, rng) -> pd.DataFrame:
     """All latent variables of `n_galaxies` flux-limited galaxies (one row each)."""
     chunks, have = [], 0
     while have < n_galaxies:
-        z, logm = draw_intrinsic(4 * n_galaxies, rng, cfg["z_range"], cfg["logm_range"], cfg["schechter_logm"], cfg["schechter_alpha"])
+        z, logm = draw_intrinsic(4 * n_galaxies, rng, Z_RANGE, LOGM_RANGE, SCHECHTER_LOGM, SCHECHTER_ALPHA)
         # Flux limit on an approximate r magnitude (M/L_r ≈ 3.5, the mean of `photometry`); the exact
         # photometry follows in `photometry` and the limit is re-applied there loosely.
         m_r = 4.65 - 2.5 * (logm - 0.55) + COSMOLOGY.distmod(z).value
-        keep = m_r < cfg["mag_limit"]
+        keep = m_r < MAG_LIMIT
         chunks.append(pd.DataFrame({"z": z[keep], "log_mstar": logm[keep]}))
         have += keep.sum()
     pop = pd.concat(chunks, ignore_index=True).iloc[:n_galaxies].reset_index(drop=True)
@@ -204,7 +211,7 @@ COMPONENTS = ["bulge", "disk", "bar", "arms"]
 _TEMPLATE_OF = {"bulge": 0, "disk": 1, "bar": 0, "arms": 2}
 
 
-def photometry(pop: pd.DataFrame, rng, arms_frac: float, noise_scale: float = 1.0) -> pd.DataFrame:
+def photometry(pop: pd.DataFrame, rng, noise_scale: float = 1.0, arms_frac: float = ARMS_FRAC) -> pd.DataFrame:
     """Per-component fluxes (nanomaggies) and the survey catalogue columns of every galaxy.
 
     `noise_scale` scales the sky noise as in the images (render.py), so the catalogue errors are

@@ -70,22 +70,24 @@ def lupton_rgb(bands, stretch, q):
     return make_lupton_rgb(i, r, g, minimum=0.0, stretch=stretch, Q=q)
 
 
-def render_galaxy(g: dict, cfg: dict):
-    """All images of one galaxy: (survey-scale ugriz floats, Galaxy Zoo RGB, SDSS RGB)."""
+def render_galaxy(g: dict, cfg):
+    """All images of one galaxy: (survey-scale ugriz floats, Galaxy Zoo RGB, SDSS RGB, GZ pixel scale).
+
+    `cfg`: the `simulate` params (galaxy_xai.config.simulate.SimulateConfig)."""
     rng = np.random.default_rng(g["seed"])
     profiles = component_profiles(g, rng)
     fluxes = {c: np.array([g[f"flux_{c}_{b}"] for b in BANDS]) for c in COMPONENTS}
-    psf = galsim.Moffat(beta=3.5, fwhm=cfg["psf_fwhm_arcsec"], gsparams=GSPARAMS)
-    sky = SKY_SIGMA * cfg["noise_scale"]
-    survey = draw_bands(profiles, fluxes, psf, cfg["stamp_size"], SDSS_PIXEL_ARCSEC, sky, rng)
+    psf = galsim.Moffat(beta=3.5, fwhm=cfg.psf_fwhm_arcsec, gsparams=GSPARAMS)
+    sky = SKY_SIGMA * cfg.noise_scale
+    survey = draw_bands(profiles, fluxes, psf, cfg.stamp_size, SDSS_PIXEL_ARCSEC, sky, rng)
     # Galaxy Zoo cut-outs are scaled to the galaxy (real GZ2: 0.02·R90 per pixel over 424 px).
-    gz_scale = cfg["gz_width_r90"] * g["petroR90_r"] / cfg["gz_size"]
+    gz_scale = cfg.gz_width_r90 * g["petroR90_r"] / cfg.gz_size
     # A resampled cut-out averages the sky noise of the finer pixels it interpolates.
     gz_sky = sky * min(1.0, gz_scale / SDSS_PIXEL_ARCSEC)
-    gz = draw_bands(profiles, fluxes, psf, cfg["gz_size"], gz_scale, gz_sky, rng)
+    gz = draw_bands(profiles, fluxes, psf, cfg.gz_size, gz_scale, gz_sky, rng)
     return (
         survey,
-        lupton_rgb(gz, cfg["rgb_stretch"], cfg["rgb_q"]),
-        lupton_rgb(survey, cfg["rgb_stretch"], cfg["rgb_q"]),
+        lupton_rgb(gz, cfg.rgb_stretch, cfg.rgb_q),
+        lupton_rgb(survey, cfg.rgb_stretch, cfg.rgb_q),
         gz_scale,
     )

@@ -1,7 +1,7 @@
 """Write one simulated population in the three real survey layouts (SPEC §1.1) plus a truth table."""
 from __future__ import annotations
 
-import io
+import logging
 import multiprocessing as mp
 import os
 import zipfile
@@ -15,24 +15,19 @@ from tqdm import tqdm
 from galaxy_xai.data.lines import kauffmann_agn
 from galaxy_xai.data.population import BANDS, draw_population, photometry
 from galaxy_xai.data.render import render_galaxy
-from galaxy_xai.io import atomic_path, get_logger
+from galaxy_xai.domain import GZ_QUESTIONS, VOTE_COLUMNS
+from galaxy_xai.io import atomic_path
 
-log = get_logger("simulate")
+log = logging.getLogger(__name__)
 
-GZ_QUESTIONS = {  # question: number of answers (Kaggle Galaxy Challenge decision tree)
-    1: 3, 2: 2, 3: 2, 4: 2, 5: 4, 6: 2, 7: 3, 8: 7, 9: 3, 10: 3, 11: 6,
-}
-VOTE_COLUMNS = [f"Class{q}.{a}" for q, n in GZ_QUESTIONS.items() for a in range(1, n + 1)]
 # Ids in the real surveys' styles; one galaxy carries one id per survey.
 GALAXY_ID0, GZ2_OBJID0, ASSET_ID0, SDSS_OBJID0 = 100008, 587722981741363200, 1, 1237648720693755000
-
-DEFAULTS = dict(
-    z_range=(0.02, 0.25), logm_range=(8.5, 12.0), schechter_logm=10.8, schechter_alpha=-1.2,
-    mag_limit=17.77, arms_frac=0.25, psf_fwhm_arcsec=1.3, noise_scale=1.0, stamp_size=64,
-    gz_size=96, gz_width_r90=4.0, rgb_stretch=0.15, rgb_q=6.0, jpeg_quality=95,
-    gz_test_fraction=0.2, split_fractions=(0.7, 0.15, 0.15), bar_scatter=0.15, vote_noise=0.05,
-    bar_seen_min_cos_i=0.3, bar_catalogue_z_max=None,
-)
+# How the universe is written (not params): JPEG quality, the stellar-mass train / validation /
+# test shares, the scatter of the human bar lengths (dex-like, log-normal) and of the votes.
+JPEG_QUALITY = 95
+SPLIT_FRACTIONS = (0.7, 0.15, 0.15)
+BAR_SCATTER = 0.15
+VOTE_NOISE = 0.05
 
 
 def _dirichlet_mean(rng, mean, concentration):
@@ -127,18 +122,16 @@ def _write_npz(path, arrays: dict):
                 np.lib.format.write_array(f, np.asanyarray(arr), allow_pickle=False)
 
 
-def simulate_universe(n_galaxies: int, out_dir, seed: int, workers: int | None = None, **options) -> Path:
-    """Draw `n_galaxies`, render them with GalSim and write every layout under `out_dir`."""
-    cfg = {**DEFAULTS, **options}
-    unknown = set(options) - set(DEFAULTS)
-    if unknown:
-        raise ValueError(f"simulate_universe: unknown options {sorted(unknown)}")
-    if not isinstance(n_galaxies, int) or n_galaxies < 8:
-        raise ValueError(f"simulate_universe: n_galaxies must be an integer >= 8, got {n_galaxies!r}")
-    workers = workers or os.cpu_count() or 1
-    rng = np.random.default_rng(seed)
-    pop = draw_population(n_galaxies, rng, cfg)
-    pop = pop.join(photometry(pop, rng, cfg["arms_frac"], cfg["noise_scale"]))
+def simulate_universe(cfg, out_dir) -> Path:
+    """Draw `cfg.n_galaxies`, render them with GalSim and write every layout under `out_dir`.
+
+    `cfg`: the `simulate` params (galaxy_xai.config.simulate.SimulateConfig), already checked.
+    The bytes written depend only on `cfg` (not on `cfg.workers`).
+    """
+    workers = cfg.workers or os.cpu_count() or 1
+    rng = np.random.default_rng(cfg.seed)
+    pop = draw_population(cfg.n_galaxies, rng)
+    pop = pop.join(photometry(pop, rng, cfg.noise_scale))
     n = len(pop)
     ids = pd.DataFrame({
         "GalaxyID": GALAXY_ID0 + np.arange(n), "objid": GZ2_OBJID0 + np.arange(n),
@@ -146,17 +139,17 @@ def simulate_universe(n_galaxies: int, out_dir, seed: int, workers: int | None =
         "sm_row": np.arange(n),
     })
     pop = pd.concat([ids, pop], axis=1)
-    pop["seed"] = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(n)]
-    pop["bar_seen"] = bar_seen(pop, cfg["bar_seen_min_cos_i"])
-    votes = galaxy_zoo_votes(pop, rng, cfg["vote_noise"])
-    pop["gz_test"] = rng.uniform(size=n) < cfg["gz_test_fraction"]
+    pop["seed"] = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(cfg.seed).spawn(n)]
+    pop["bar_seen"] = bar_seen(pop, cfg.bar_seen_min_cos_i)
+    votes = galaxy_zoo_votes(pop, rng, VOTE_NOISE)
+    pop["gz_test"] = rng.uniform(size=n) < cfg.gz_test_fraction
     # Human bar lengths: the truth in units of R90, with measurement scatter (Hoyle et al. 2011,
     # whose sample is 0.01 < z < 0.06: `bar_catalogue_z_max`).
-    z_max = cfg["bar_catalogue_z_max"]
+    z_max = cfg.bar_catalogue_z_max
     pop["in_bar_catalogue"] = pop["bar_seen"] & (pop["z"].to_numpy() < (np.inf if z_max is None else z_max))
     pop["length_scaled"] = np.where(
         pop["in_bar_catalogue"],
-        pop["bar_length_arcsec"] / pop["petroR90_r"] * np.exp(rng.normal(0, cfg["bar_scatter"], n)),
+        pop["bar_length_arcsec"] / pop["petroR90_r"] * np.exp(rng.normal(0, BAR_SCATTER, n)),
         np.nan,
     )
     log.info("simulating %d galaxies with GalSim on %d worker(s) into %s", n, workers, out_dir)
@@ -169,7 +162,7 @@ def _write_layouts(root: Path, pop, votes, cfg, rng, workers):
     gz, sdss, sm = root / "galaxy_zoo", root / "sdss", root / "stellar_mass"
     for d in [gz / "images_training_rev1", gz / "images_test_rev1" / "images", gz / "images_gz2" / "images", sdss / "images-sdss", sm]:
         d.mkdir(parents=True, exist_ok=True)
-    n, size = len(pop), cfg["stamp_size"]
+    n, size = len(pop), cfg.stamp_size
     stamps = np.lib.format.open_memmap(root / ".stamps.npy", mode="w+", dtype=np.float32, shape=(n, 5, size, size))
     gz_scale = np.zeros(n)
     rows = pop.to_dict("records")
@@ -178,14 +171,14 @@ def _write_layouts(root: Path, pop, votes, cfg, rng, workers):
         stamps[k] = survey
         gz_scale[k] = scale
         folder = gz / ("images_test_rev1/images" if g["gz_test"] else "images_training_rev1")
-        _save_jpeg(folder / f"{g['GalaxyID']}.jpg", gz_rgb, cfg["jpeg_quality"])
-        _save_jpeg(gz / "images_gz2" / "images" / f"{g['asset_id']}.jpg", gz_rgb, cfg["jpeg_quality"])
-        _save_jpeg(sdss / "images-sdss" / f"{g['objID']}.jpg", sdss_rgb, cfg["jpeg_quality"])
+        _save_jpeg(folder / f"{g['GalaxyID']}.jpg", gz_rgb, JPEG_QUALITY)
+        _save_jpeg(gz / "images_gz2" / "images" / f"{g['asset_id']}.jpg", gz_rgb, JPEG_QUALITY)
+        _save_jpeg(sdss / "images-sdss" / f"{g['objID']}.jpg", sdss_rgb, JPEG_QUALITY)
     pop["gz_pixel_arcsec"] = gz_scale
     pop["bar_length_px"] = pop["bar_length_arcsec"] / gz_scale  # in GZ2-image pixels
     _write_galaxy_zoo(gz, pop, votes)
     _write_sdss(sdss, pop)
-    _write_stellar_mass(sm, pop, stamps, cfg, rng)
+    _write_stellar_mass(sm, pop, stamps, rng)
     truth = pop.drop(columns=[c for c in pop.columns if c.startswith("flux_")]).join(votes.add_prefix("votes_"))
     truth["is_agn_bpt"] = kauffmann_agn(np.log10(np.clip(truth["nii_6584_flux"] / truth["h_alpha_flux"], 1e-6, None)),
                                         np.log10(np.clip(truth["oiii_5007_flux"] / truth["h_beta_flux"], 1e-6, None)))
@@ -217,10 +210,10 @@ def _write_sdss(sdss: Path, pop):
     out.to_csv(sdss / "galaxies.csv", index=False, float_format="%.6f")
 
 
-def _write_stellar_mass(sm: Path, pop, stamps, cfg, rng):
+def _write_stellar_mass(sm: Path, pop, stamps, rng):
     n = len(pop)
     order = rng.permutation(n)
-    f_train, f_val, _ = cfg["split_fractions"]
+    f_train, f_val, _ = SPLIT_FRACTIONS
     n_train, n_val = int(f_train * n), int(f_val * n)
     cat = {"id_train": np.sort(order[:n_train]), "id_validation": np.sort(order[n_train : n_train + n_val]),
            "id_test": np.sort(order[n_train + n_val :]), "lgm_tot_p50": pop["log_mstar"].to_numpy(),
