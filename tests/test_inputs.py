@@ -4,11 +4,11 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
-from galaxy_xai.data.formats import DataError, read_galaxy_zoo, read_sdss, read_stellar_mass
+from galaxy_xai.data.formats import read_galaxy_zoo, read_sdss, read_stellar_mass
 from galaxy_xai.data.prepare import prepare_galaxy_zoo, prepare_sdss
-from galaxy_xai.io import ParamError
+from galaxy_xai.errors import InputError
+from galaxy_xai.layout import Prepared
 
 
 @pytest.fixture
@@ -19,26 +19,26 @@ def gz_copy(universe, tmp_path):
 
 
 def test_missing_folder(tmp_path):
-    with pytest.raises(DataError, match="nowhere: data folder not found"):
+    with pytest.raises(InputError, match="nowhere: data folder not found"):
         read_galaxy_zoo(tmp_path / "nowhere")
-    with pytest.raises(DataError, match="data folder not found"):
+    with pytest.raises(InputError, match="data folder not found"):
         read_stellar_mass(tmp_path / "nowhere")
 
 
 def test_csv_without_a_required_column(gz_copy, tmp_path):
     csv = gz_copy / "hoyle_barlengths.csv"
     pd.read_csv(csv).drop(columns="length_scaled").to_csv(csv, index=False)
-    with pytest.raises(DataError, match=r"hoyle_barlengths.csv: missing required column\(s\) \['length_scaled'\]"):
+    with pytest.raises(InputError, match=r"hoyle_barlengths.csv: missing required column\(s\) \['length_scaled'\]"):
         read_galaxy_zoo(gz_copy)
-    with pytest.raises(DataError):
-        prepare_galaxy_zoo(gz_copy, tmp_path / "out", 32, 0.2, 0, 16)
+    with pytest.raises(InputError):
+        prepare_galaxy_zoo(gz_copy, Prepared(tmp_path / "out"), 32, 0.2, 0, 16)
     assert not (tmp_path / "out").exists()
 
 
 def test_missing_image_is_named(gz_copy):
     victim = sorted((gz_copy / "images_training_rev1").glob("*.jpg"))[3]
     victim.unlink()
-    with pytest.raises(DataError, match=f"have no image, e.g. .*{victim.name}"):
+    with pytest.raises(InputError, match=f"have no image, e.g. .*{victim.name}"):
         read_galaxy_zoo(gz_copy)
 
 
@@ -47,8 +47,8 @@ def test_corrupt_image_is_named_and_nothing_written(universe, tmp_path):
     shutil.copytree(universe / "sdss", src)
     victim = sorted((src / "images-sdss").glob("*.jpg"))[5]
     victim.write_bytes(b"not a jpeg")
-    with pytest.raises(DataError, match=f"{victim.name}: image cannot be decoded"):
-        prepare_sdss(src, tmp_path / "out", 32, 0.2, 0, 16)
+    with pytest.raises(InputError, match=f"{victim.name}: image cannot be decoded"):
+        prepare_sdss(src, Prepared(tmp_path / "out"), 32, 0.2, 0, 16)
     assert not (tmp_path / "out").exists()
     assert not list(tmp_path.glob(".out.*")), "temporary output left behind"
 
@@ -60,7 +60,7 @@ def test_catalogue_ids_without_images(universe, tmp_path):
     extra = df[df["oh_p50"] > 0].iloc[:1].copy()
     extra["objID"] = "999999999"
     pd.concat([df, extra]).to_csv(src / "galaxies.csv", index=False)
-    with pytest.raises(DataError, match="images-sdss: 1 catalogue id\\(s\\) have no image, e.g. .*999999999.jpg"):
+    with pytest.raises(InputError, match="images-sdss: 1 catalogue id\\(s\\) have no image, e.g. .*999999999.jpg"):
         read_sdss(src, "metallicity")
 
 
@@ -70,7 +70,7 @@ def test_stellar_mass_missing_key(universe, tmp_path):
     cat = dict(np.load(src / "catalog.npz"))
     del cat["expAB_r"]
     np.savez(src / "catalog.npz", **cat)
-    with pytest.raises(DataError, match=r"catalog.npz: missing key\(s\) \['expAB_r'\]"):
+    with pytest.raises(InputError, match=r"catalog.npz: missing key\(s\) \['expAB_r'\]"):
         read_stellar_mass(src)
 
 
@@ -78,36 +78,3 @@ def test_sdss_object_ids_stay_strings(universe):
     df = read_sdss(universe / "sdss", "metallicity")
     assert df["objID"].map(type).eq(str).all()
     assert (df["oh_p50"] > 0).all()
-
-
-@pytest.mark.parametrize(
-    "edit, message",
-    [
-        (lambda p: p["simulate"].update(n_galaxies=-5), "key 'simulate.n_galaxies' must be an integer >= 8, got -5"),
-        (lambda p: p["simulate"].update(n_galaxies="many"), "key 'simulate.n_galaxies' must be an integer >= 8"),
-        (lambda p: p["simulate"].update(n_galaxy=10), r"unknown key\(s\) \['simulate.n_galaxy'\]"),
-        (lambda p: p["simulate"].pop("seed"), "missing key 'simulate.seed'"),
-    ],
-)
-def test_bad_simulate_params(tmp_path, edit, message):
-    from stages import simulate
-
-    params = yaml.safe_load(open("params.yaml"))
-    edit(params)
-    path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump(params))
-    with pytest.raises(ParamError, match=message):
-        simulate.main(str(path), str(tmp_path / "sim"))
-    assert not (tmp_path / "sim").exists()
-
-
-def test_bad_prepare_params(tmp_path):
-    from stages import prepare
-
-    params = yaml.safe_load(open("params.yaml"))
-    params["prepare"]["chunk_size"] = 0
-    path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump(params))
-    with pytest.raises(ParamError, match="'prepare.chunk_size' must be a positive integer"):
-        prepare.main(str(path), str(tmp_path / "prep"))
-    assert not (tmp_path / "prep").exists()

@@ -11,16 +11,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from galaxy_xai.domain import VOTE_COLUMNS
+from galaxy_xai.errors import InputError
 from galaxy_xai.io import is_null
 
-VOTE_COLUMNS = [
-    f"Class{q}.{a}"
-    for q, n in {1: 3, 2: 2, 3: 2, 4: 2, 5: 4, 6: 2, 7: 3, 8: 7, 9: 3, 10: 3, 11: 6}.items()
-    for a in range(1, n + 1)
-]
-# Each question's fractions sum to the answer that leads to it (SPEC §1.3); None = sums to 1.
-TREE_PARENT = {1: None, 2: "Class1.2", 3: "Class2.2", 4: "Class2.2", 5: "Class2.2", 6: None,
-               7: "Class1.1", 8: "Class6.1", 9: "Class2.1", 10: "Class4.1", 11: "Class4.1"}
 LINES = ["nii_6584", "h_alpha", "oiii_5007", "h_beta"]
 LINE_TARGETS = {"nii_6584": "log_N2", "h_alpha": "log_Ha", "oiii_5007": "log_O3", "h_beta": "log_Hb"}
 BANDS = "ugriz"
@@ -30,27 +24,23 @@ STELLAR_MASS_KEYS = (
 )
 
 
-class DataError(ValueError):
-    """An input file, column, key or image is missing or malformed."""
-
-
 def _folder(path) -> Path:
     path = Path(path)
     if not path.is_dir():
-        raise DataError(f"{path}: data folder not found")
+        raise InputError(f"{path}: data folder not found")
     return path
 
 
 def _csv(path: Path, required, dtype=None) -> pd.DataFrame:
     if not path.is_file():
-        raise DataError(f"{path}: file not found")
+        raise InputError(f"{path}: file not found")
     try:
         df = pd.read_csv(path, dtype=dtype)
     except Exception as err:  # pandas raises many kinds; one clear sentence is what users need
-        raise DataError(f"{path}: cannot be read as CSV ({err})") from err
+        raise InputError(f"{path}: cannot be read as CSV ({err})") from err
     missing = [c for c in required if c not in df.columns]
     if missing:
-        raise DataError(f"{path}: missing required column(s) {missing}")
+        raise InputError(f"{path}: missing required column(s) {missing}")
     return df
 
 
@@ -59,7 +49,7 @@ def _check_images(paths: pd.Series, what: str) -> None:
     exists = paths.map(lambda p: Path(p).is_file())
     if not exists.all():
         missing = paths[~exists]
-        raise DataError(f"{what}: {len(missing)} catalogue id(s) have no image, e.g. {missing.iloc[0]}")
+        raise InputError(f"{what}: {len(missing)} catalogue id(s) have no image, e.g. {missing.iloc[0]}")
 
 
 @dataclass
@@ -80,7 +70,7 @@ def read_galaxy_zoo(path) -> GalaxyZoo:
     test = pd.DataFrame({"GalaxyID": test_ids, "labelled": False, "image": [str(test_dir / f"{g}.jpg") for g in test_ids]})
     votes = pd.concat([sol, test], ignore_index=True)
     if votes["GalaxyID"].duplicated().any():
-        raise DataError(f"{root}: GalaxyID {votes.loc[votes['GalaxyID'].duplicated(), 'GalaxyID'].iloc[0]} appears twice")
+        raise InputError(f"{root}: GalaxyID {votes.loc[votes['GalaxyID'].duplicated(), 'GalaxyID'].iloc[0]} appears twice")
     mapping = _csv(root / "gz2_filename_mapping.csv", ["objid", "asset_id"])
     hoyle = _csv(root / "hoyle_barlengths.csv", ["objid", "length_scaled"])
     sample = _csv(root / "gz2sample.csv", ["OBJID", "PETROR90_R"])
@@ -95,7 +85,7 @@ def read_galaxy_zoo(path) -> GalaxyZoo:
 def read_sdss(path, target: str) -> pd.DataFrame:
     """SFNet emission-line sample with the paper's cuts; `target` is 'metallicity' or 'lines'."""
     if target not in ("metallicity", "lines"):
-        raise DataError(f"read_sdss: target must be 'metallicity' or 'lines', got {target!r}")
+        raise InputError(f"read_sdss: target must be 'metallicity' or 'lines', got {target!r}")
     root = _folder(path)
     cols = ["objID", "oh_p50", "lgm_tot_p50", "sfr_tot_p50"] + [f"{l}_flux{s}" for l in LINES for s in ("", "_err")]
     df = _csv(root / "galaxies.csv", cols, dtype={"objID": str})
@@ -134,30 +124,30 @@ def read_stellar_mass(path):
     cat_path, img_path = root / "catalog.npz", root / "images.npz"
     for p in (cat_path, img_path):
         if not p.is_file():
-            raise DataError(f"{p}: file not found")
+            raise InputError(f"{p}: file not found")
     try:
         cat = np.load(cat_path)
         images = {k: npz_member(img_path, k) for k in np.load(img_path).files}
     except Exception as err:
-        raise DataError(f"{cat_path.parent}: catalog.npz / images.npz cannot be read ({err})") from err
+        raise InputError(f"{cat_path.parent}: catalog.npz / images.npz cannot be read ({err})") from err
     missing = [k for k in STELLAR_MASS_KEYS + ["id_train", "id_validation", "id_test"] if k not in cat.files]
     if missing:
-        raise DataError(f"{cat_path}: missing key(s) {missing}")
+        raise InputError(f"{cat_path}: missing key(s) {missing}")
     n = len(cat["lgm_tot_p50"])
     df = pd.DataFrame({k: np.asarray(cat[k], dtype=float) for k in STELLAR_MASS_KEYS})
     if len(df) != n:
-        raise DataError(f"{cat_path}: columns differ in length")
+        raise InputError(f"{cat_path}: columns differ in length")
     split = np.full(n, "", dtype=object)
     for name in ("train", "validation", "test"):
         idx = np.asarray(cat[f"id_{name}"], dtype=np.int64)
         if idx.size and (idx.min() < 0 or idx.max() >= n):
-            raise DataError(f"{cat_path}: key 'id_{name}' has row indices outside 0..{n - 1}")
+            raise InputError(f"{cat_path}: key 'id_{name}' has row indices outside 0..{n - 1}")
         split[idx] = name
     df["split"] = split
     bands = [f"img_{b}" for b in BANDS]
     missing = [k for k in bands if k not in images]
     if missing:
-        raise DataError(f"{img_path}: missing key(s) {missing}")
+        raise InputError(f"{img_path}: missing key(s) {missing}")
     return df, {b: images[f"img_{b}"] for b in BANDS}
 
 

@@ -5,6 +5,7 @@ stays bounded by the chunk size whatever the catalogue holds. See docs/prepared_
 """
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -13,10 +14,12 @@ import pandas as pd
 from PIL import Image
 from tqdm import tqdm
 
-from galaxy_xai.data.formats import DataError, read_galaxy_zoo, read_sdss, read_stellar_mass
-from galaxy_xai.io import atomic_path, get_logger
+from galaxy_xai import layout
+from galaxy_xai.data.formats import read_galaxy_zoo, read_sdss, read_stellar_mass
+from galaxy_xai.errors import InputError
+from galaxy_xai.io import atomic_path
 
-log = get_logger("prepare")
+log = logging.getLogger(__name__)
 
 
 def load_rgb(path, size: int) -> np.ndarray:
@@ -28,7 +31,7 @@ def load_rgb(path, size: int) -> np.ndarray:
                 im = im.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=2.0)
             return np.asarray(im, dtype=np.uint8)
     except (OSError, ValueError) as err:
-        raise DataError(f"{path}: image cannot be decoded ({err})") from err
+        raise InputError(f"{path}: image cannot be decoded ({err})") from err
 
 
 def image_width(path) -> int:
@@ -36,7 +39,7 @@ def image_width(path) -> int:
         with Image.open(path) as im:
             return im.size[0]
     except OSError as err:
-        raise DataError(f"{path}: image cannot be decoded ({err})") from err
+        raise InputError(f"{path}: image cannot be decoded ({err})") from err
 
 
 def write_images(paths, size: int, out_path: Path, chunk: int, threads: int = 4, desc="images") -> None:
@@ -64,7 +67,9 @@ def seeded_split(n: int, fractions: dict, seed: int) -> np.ndarray:
     return split
 
 
-def prepare_galaxy_zoo(src, out_dir: Path, size: int, validation_split: float, seed: int, chunk: int) -> None:
+def prepare_galaxy_zoo(src, out: layout.Prepared, size: int, validation_split: float, seed: int, chunk: int) -> None:
+    """Kaggle votes (labelled galaxies split train / validation, the test folder `test`) and the GZ2
+    bar catalogue, images resized to size × size."""
     gz = read_galaxy_zoo(src)
     votes = gz.votes.sort_values("GalaxyID", kind="stable").reset_index(drop=True)
     labelled = votes["labelled"].to_numpy()
@@ -76,15 +81,17 @@ def prepare_galaxy_zoo(src, out_dir: Path, size: int, validation_split: float, s
     bars["orig_width"] = [image_width(p) for p in bars["image"]]
     bars["row"] = np.arange(len(bars))
     log.info("galaxy_zoo: %d galaxies (%d labelled), %d bar-catalogue galaxies from %s", len(votes), labelled.sum(), len(bars), src)
-    with atomic_path(out_dir) as tmp:
+    with atomic_path(out.dir) as tmp:
         tmp.mkdir()
-        write_images(votes["image"].tolist(), size, tmp / "images.npy", chunk, desc="galaxy_zoo")
-        write_images(bars["image"].tolist(), size, tmp / "bar_images.npy", chunk, desc="gz2 bars")
-        votes.drop(columns="image").to_parquet(tmp / "catalog.parquet", index=False)
-        bars.drop(columns="image").to_parquet(tmp / "bars.parquet", index=False)
+        new = out.at(tmp)
+        write_images(votes["image"].tolist(), size, new.images, chunk, desc="galaxy_zoo")
+        write_images(bars["image"].tolist(), size, new.bar_images, chunk, desc="gz2 bars")
+        votes.drop(columns="image").to_parquet(new.catalog, index=False)
+        bars.drop(columns="image").to_parquet(new.bars, index=False)
 
 
-def prepare_sdss(src, out_dir: Path, size: int, validation_split: float, seed: int, chunk: int) -> None:
+def prepare_sdss(src, out: layout.Prepared, size: int, validation_split: float, seed: int, chunk: int) -> None:
+    """The SFNet metallicity and line samples in one catalogue (flags in_metallicity, in_lines)."""
     met, lines = read_sdss(src, "metallicity"), read_sdss(src, "lines")
     cat = pd.concat([met, lines], ignore_index=True).drop_duplicates("objID").sort_values("objID", kind="stable")
     cat = cat.reset_index(drop=True)
@@ -93,26 +100,38 @@ def prepare_sdss(src, out_dir: Path, size: int, validation_split: float, seed: i
     cat["split"] = seeded_split(len(cat), {"validation": validation_split, "train": 1 - validation_split}, seed)
     cat["row"] = np.arange(len(cat))
     log.info("sdss: %d galaxies (%d metallicity, %d lines) from %s", len(cat), cat["in_metallicity"].sum(), cat["in_lines"].sum(), src)
-    with atomic_path(out_dir) as tmp:
+    with atomic_path(out.dir) as tmp:
         tmp.mkdir()
-        write_images(cat["image"].tolist(), size, tmp / "images.npy", chunk, desc="sdss")
-        cat.drop(columns="image").to_parquet(tmp / "catalog.parquet", index=False)
+        new = out.at(tmp)
+        write_images(cat["image"].tolist(), size, new.images, chunk, desc="sdss")
+        cat.drop(columns="image").to_parquet(new.catalog, index=False)
 
 
-def prepare_stellar_mass(src, out_dir: Path, chunk: int) -> None:
+def prepare_all(data, cfg, prepared=layout.prepared) -> None:
+    """The three families from the `data` folders (DataConfig) with the `prepare` params
+    (PrepareConfig), into `prepared(family)` (default: galaxy_xai.layout.prepared)."""
+    prepare_galaxy_zoo(data.galaxy_zoo, prepared("galaxy_zoo"), data.img_width, data.augmentation.validation_split,
+                       cfg.seed, cfg.chunk_size)
+    prepare_sdss(data.sdss, prepared("sdss"), cfg.sdss_size, cfg.sdss_validation_split, cfg.seed, cfg.chunk_size)
+    prepare_stellar_mass(data.stellar_mass, prepared("stellar_mass"), cfg.chunk_size)
+
+
+def prepare_stellar_mass(src, out: layout.Prepared, chunk: int) -> None:
+    """The stellar-mass catalogue and its ugriz stamps as one [n, H, W, 5] float32 array."""
     cat, bands = read_stellar_mass(src)
     n = len(cat)
     shapes = {b: img.shape for b, img in bands.items()}
     if any(s[0] != n or len(s) != 3 for s in shapes.values()) or len(set(shapes.values())) != 1:
-        raise DataError(f"{src}/images.npz: expected img_u … img_z of shape [{n}, H, W] each, got {shapes}")
+        raise InputError(f"{src}/images.npz: expected img_u … img_z of shape [{n}, H, W] each, got {shapes}")
     cat["row"] = np.arange(n)
     log.info("stellar_mass: %d galaxies, images %s, from %s", n, shapes["r"], src)
-    with atomic_path(out_dir) as tmp:
+    with atomic_path(out.dir) as tmp:
         tmp.mkdir()
-        out = np.lib.format.open_memmap(tmp / "images.npy", mode="w+", dtype=np.float32, shape=(n, *shapes["r"][1:], 5))
+        new = out.at(tmp)
+        images = np.lib.format.open_memmap(new.images, mode="w+", dtype=np.float32, shape=(n, *shapes["r"][1:], 5))
         for start in tqdm(range(0, n, chunk), desc="stellar_mass", unit="chunk", mininterval=2.0):
             stop = min(start + chunk, n)
-            out[start:stop] = np.stack([np.asarray(bands[b][start:stop]) for b in "ugriz"], axis=-1)
-        out.flush()
-        del out
-        cat.to_parquet(tmp / "catalog.parquet", index=False)
+            images[start:stop] = np.stack([np.asarray(bands[b][start:stop]) for b in "ugriz"], axis=-1)
+        images.flush()
+        del images
+        cat.to_parquet(new.catalog, index=False)
