@@ -1,0 +1,87 @@
+"""Each params group refuses a wrong type, an out-of-range value and an unknown key, with one
+sentence naming the key. Add a group's cases to CASES: (group, dotted key, bad value, fragment)."""
+import copy
+import importlib
+
+import pytest
+
+from galaxy_xai.errors import ParamError
+
+UNKNOWN = object()  # as the bad value: the dotted key is a new (misspelt) key
+
+CASES = [
+    # data
+    ("data", "data.img_height", "72", "key 'data.img_height' must be an integer >= 71, got '72'"),
+    ("data", "data.img_height", 32, "key 'data.img_height' must be an integer >= 71, got 32"),
+    ("data", "data.augmentation.validation_split", 1.0, "key 'data.augmentation.validation_split' must be a number in (0, 1)"),
+    ("data", "data.img_width", 96, "key 'data.img_width' must equal data.img_height (72)"),
+    ("data", "data.augmentation.fill", UNKNOWN, "unknown key 'data.augmentation.fill'"),
+    ("data", "data.truht", UNKNOWN, "unknown key 'data.truht'"),
+    # simulate
+    ("simulate", "simulate.n_galaxies", "many", "key 'simulate.n_galaxies' must be an integer >= 8, got 'many'"),
+    ("simulate", "simulate.n_galaxies", -5, "key 'simulate.n_galaxies' must be an integer >= 8, got -5"),
+    ("simulate", "simulate.bar_seen_min_cos_i", 1.0, "key 'simulate.bar_seen_min_cos_i' must be a number in [0, 1)"),
+    ("simulate", "simulate.bar_catalogue_z_max", "near", "key 'simulate.bar_catalogue_z_max' must be null or a number > 0"),
+    ("simulate", "simulate.n_galaxy", UNKNOWN, "unknown key 'simulate.n_galaxy'"),
+    # prepare
+    ("prepare", "prepare.chunk_size", 2.5, "key 'prepare.chunk_size' must be an integer >= 1, got 2.5"),
+    ("prepare", "prepare.chunk_size", 0, "key 'prepare.chunk_size' must be an integer >= 1, got 0"),
+    ("prepare", "prepare.sdss_validation_split", 0, "key 'prepare.sdss_validation_split' must be a number in (0, 1)"),
+    ("prepare", "prepare.chunk", UNKNOWN, "unknown key 'prepare.chunk'"),
+    # model
+    ("model", "model.weights", 3, "key 'model.weights' must be null or one of ['imagenet'], got 3"),
+    ("model", "model.weights", "imagenet21k", "key 'model.weights' must be null or one of ['imagenet']"),
+    ("model", "model.weight", UNKNOWN, "unknown key 'model.weight'"),
+    # train
+    ("train", "train.batch_size", True, "key 'train.batch_size' must be an integer >= 1, got True"),
+    ("train", "train.epochs.vgg16", 0, "key 'train.epochs.vgg16' must be an integer >= 1, got 0"),
+    ("train", "train.epochs", 6, "key 'train.epochs' must be a mapping with exactly the keys ['vgg16', 'resnet50v2', 'xception']"),
+    ("train", "train.optimizer.schedule", "linear", "key 'train.optimizer.schedule' must be one of ['constant', 'cosine']"),
+    ("train", "train.optimizer.decay", 0.1, "key 'train.optimizer.decay' must be 0 when train.optimizer.schedule is cosine"),
+    ("train", "train.bn_momentum", 1.0, "key 'train.bn_momentum' must be null or a number in (0, 1)"),
+    ("train", "train.callbacks.early_stopping.patiense", UNKNOWN, "unknown key 'train.callbacks.early_stopping.patiense'"),
+    # xai
+    ("xai", "xai.smooth_samples", 16.0, "key 'xai.smooth_samples' must be an integer >= 1, got 16.0"),
+    ("xai", "xai.output", "Class12.1", "key 'xai.output' must be a vote column such as Class3.1, got 'Class12.1'"),
+    ("xai", "xai.min_measured", 1.5, "key 'xai.min_measured' must be a number in [0, 1], got 1.5"),
+    ("xai", "xai.corr_thresholds", [0.5, 0.5], "key 'xai.corr_thresholds' must be a non-empty list of distinct items"),
+    ("xai", "xai.control.lr", "fast", "key 'xai.control.lr' must be a number > 0, got 'fast'"),
+    ("xai", "xai.control.n_bootstrap", 10, "key 'xai.control.n_bootstrap' must be an integer >= 100, got 10"),
+    ("xai", "xai.pin", {"mode": "vgg19", "xinput": False, "corr_threshold": 0.5, "len_threshold": 10},
+     "key 'xai.pin.mode' must be one of ['vgg16', 'resnet50v2', 'xception', 'averageheatmaps', 'averagemeasurements']"),
+    ("xai", "xai.control.epoch", UNKNOWN, "unknown key 'xai.control.epoch'"),
+]
+
+
+def _set(params, dotted, value):
+    *path, last = dotted.split(".")
+    node = params
+    for part in path:
+        node = node[part]
+    node[last] = value if value is not UNKNOWN else 1
+
+
+@pytest.mark.parametrize("group, dotted, value, fragment", CASES, ids=[f"{c[1]}={c[2]!r}"[:60] for c in CASES])
+def test_a_bad_value_is_refused_in_one_sentence_naming_the_key(repo_params, group, dotted, value, fragment):
+    params = copy.deepcopy(repo_params)
+    _set(params, dotted, value)
+    loader = importlib.import_module(f"galaxy_xai.config.{group}").load
+    with pytest.raises(ParamError) as err:
+        loader(params)
+    message = str(err.value)
+    assert fragment in message
+    assert "\n" not in message and message.count(". ") == 0  # one sentence
+
+
+@pytest.mark.parametrize("group", sorted({c[0] for c in CASES}))
+def test_the_repository_params_load(repo_params, group):
+    importlib.import_module(f"galaxy_xai.config.{group}").load(repo_params)
+
+
+@pytest.mark.parametrize("group", sorted({c[0] for c in CASES}))
+def test_a_missing_key_is_named(repo_params, group):
+    params = copy.deepcopy(repo_params)
+    first = next(iter(params[group]))
+    del params[group][first]
+    with pytest.raises(ParamError, match=f"missing key '{group}.{first}'"):
+        importlib.import_module(f"galaxy_xai.config.{group}").load(params)
