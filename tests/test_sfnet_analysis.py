@@ -1,15 +1,28 @@
 """SFNet feature analysis and training helpers: hand-made inputs with known answers."""
-import copy
+import dataclasses
 from pathlib import Path
 
+import keras
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
+from sklearn.linear_model import LinearRegression, Ridge
 
-from galaxy_xai.data.lines import kauffmann_agn
-from galaxy_xai.io import ParamError
+from galaxy_xai import layout, stats
+from galaxy_xai.config import read_params, sfnet as sfnet_config
+from galaxy_xai.data.images import centre_crop
+from galaxy_xai.data.lines import agn_labels, bpt_ratios, kauffmann_agn, kauffmann_line
+from galaxy_xai.domain import SFNET_BLOCKS
+from galaxy_xai.errors import ParamError
+from galaxy_xai.models.sfnet import TopK, build_dense_twin
+from galaxy_xai.models.sfnet_training import (
+    Standardiser, features_and_outputs, freeze_before, load_feature_table, load_target_data, save_feature_table,
+    save_trained, sfnet_from_dense, target_sample, topk_mask,
+)
+from galaxy_xai.studies import sfnet as study
 from galaxy_xai.xai import sfnet_features as sf
+
+CFG = sfnet_config.load(read_params(Path(__file__).resolve().parents[1] / "params.yaml"))
 
 # Four galaxies x five features; feature 4 never fires.
 ACTS = np.array([
@@ -79,7 +92,6 @@ def test_pca_topk_rmse_finds_a_target_carried_by_the_first_component():
 def test_memorisation_check_fits_the_validation_set_itself():
     rng = np.random.default_rng(3)
     x, y = rng.normal(size=(120, 39)), rng.normal(size=120)  # y unrelated to x
-    from sklearn.linear_model import LinearRegression
     out = sf.fit_and_memorise(LinearRegression, x[:80], y[:80], x[80:], y[80:])
     assert out["fit_on_train"] > 0.9  # nothing to learn: about the noise (std 1) or worse
     assert out["fit_on_validation"] < 1e-6  # 40 points, 39 features + intercept: memorised exactly
@@ -98,9 +110,10 @@ def test_kauffmann_line_on_hand_placed_points():
     x = np.array([-0.5, -0.5, -1.0, -1.0, 0.1, 0.3])
     y = np.array([0.0, 0.5, 0.6, 0.8, -1.0, 1.0])
     np.testing.assert_array_equal(kauffmann_agn(x, y), [False, True, False, True, True, True])
+    assert kauffmann_line(-0.5) == pytest.approx(0.61 / -0.55 + 1.3)
     # from log fluxes: [NII]/Ha = 10**-0.5 and [OIII]/Hb = 10**0.5 lies above the line
-    assert sf.agn_labels(1.5, 2.0, 2.5, 2.0).item() is True
-    assert sf.bpt_ratios(1.5, 2.0, 2.5, 2.0) == (-0.5, 0.5)
+    assert agn_labels(1.5, 2.0, 2.5, 2.0).item() is True
+    assert bpt_ratios(1.5, 2.0, 2.5, 2.0) == (-0.5, 0.5)
 
 
 def test_svm_separates_separable_agn_and_reports_the_majority_baseline():
@@ -114,25 +127,27 @@ def test_svm_separates_separable_agn_and_reports_the_majority_baseline():
     assert sf.svm_agn_scores(x[:10], np.zeros(10, bool), x[10:20], agn[10:20])["accuracy"] is None
 
 
-def test_correlations_match_numpy_and_flag_constant_features():
+def test_truth_links_correlate_top_features_with_the_truth_on_disks_and_flag_constant_features():
     rng = np.random.default_rng(6)
-    acts, v = rng.random((50, 3)), rng.random(50)
-    acts[:, 2] = 0.0
-    r = sf.correlations(acts, v)
-    assert r[0] == pytest.approx(np.corrcoef(acts[:, 0], v)[0, 1])
-    assert np.isnan(r[2])
+    n = 60
+    truth = pd.DataFrame({"objID": [f"g{i}" for i in range(n)], "cos_i": rng.random(n), "is_disk": np.arange(n) % 2 == 0,
+                          **{c: rng.random(n) for c in ("log_mstar", "dust_av", "log_sfr", "is_agn", "z")}})
+    acts = np.column_stack([np.where(truth["is_disk"], truth["cos_i"], rng.random(n)), np.zeros(n)])
+    table = {"objID": truth["objID"].to_numpy(str)[::-1], "validation": np.ones(n, bool)}  # order is the table's
+    acts = acts[::-1]
+    record, incl = study.truth_links(acts, np.array([0, 1]), ["Z0", "Z1"], table, truth)
+    assert record["Z0"]["cos_i"] == pytest.approx(np.corrcoef(acts[:, 0], truth["cos_i"][::-1])[0, 1])
+    assert incl["cos_i_r"]["Z0"]["r_disks"] == pytest.approx(1.0) and incl["max_abs_r_disks"] == pytest.approx(1.0)
+    assert record["Z1"]["cos_i"] is None and incl["cos_i_r"]["Z1"]["r_all"] is None  # constant: r undefined
+
+
+def test_feature_names_follow_the_paper():
+    assert sf.feature_name("lines", 17) == "SL17" and sf.feature_name("metallicity", 61) == "Z61"
 
 
 # ---- training helpers -----------------------------------------------------------------------
 
-from galaxy_xai.models.sfnet_training import (  # noqa: E402
-    BLOCKS, Standardiser, centre_crop, freeze_before, rmse_dex, settings, sfnet_from_dense, target_sample,
-    topk_mask,
-)
-
-
 def test_topk_mask_matches_the_topk_layer():
-    from galaxy_xai.models.sfnet import TopK
     x = np.random.default_rng(7).random((5, 40)).astype("float32")
     np.testing.assert_array_equal(topk_mask(x, 3), np.asarray(TopK(3)(x)))
     np.testing.assert_array_equal(topk_mask(x, 40), x)
@@ -148,9 +163,9 @@ def test_standardiser_round_trip_and_identity_when_disabled():
     np.testing.assert_allclose(Standardiser.fit(y, enabled=False).transform(y), y)
 
 
-def test_rmse_dex_pools_all_outputs():
-    total, per = rmse_dex([[0, 0], [0, 0]], [[1, 3], [1, 3]])
-    assert total == pytest.approx(np.sqrt(5)) and per == pytest.approx([1, 3])
+def test_rmse_in_dex_pools_all_outputs():
+    y, p = [[0, 0], [0, 0]], [[1, 3], [1, 3]]
+    assert stats.rmse(y, p) == pytest.approx(np.sqrt(5)) and stats.rmse_per_output(y, p) == pytest.approx([1, 3])
 
 
 def test_target_sample_applies_the_sample_flag_nulls_and_split():
@@ -173,11 +188,6 @@ def test_centre_crop_is_a_centred_view():
 
 
 def test_warm_start_copies_the_backbone_fits_the_head_and_freezes_early_blocks():
-    import keras
-
-    from galaxy_xai.models.sfnet import build_dense_twin
-    from galaxy_xai.models.sfnet_training import features_and_outputs
-
     keras.utils.set_random_seed(8)
     shape = (32, 32, 3)
     dense = build_dense_twin(2, shape)
@@ -187,44 +197,15 @@ def test_warm_start_copies_the_backbone_fits_the_head_and_freezes_early_blocks()
     model = sfnet_from_dense(dense, feats, y, k=3, trainable_from="stage4")
     sparse, outputs = features_and_outputs(model, images, np.arange(24), 8)
     np.testing.assert_allclose(sparse, topk_mask(feats, 3), rtol=1e-4, atol=1e-5)  # same backbone
-    from sklearn.linear_model import Ridge
     expected = Ridge(alpha=1e-3).fit(topk_mask(feats, 3), y).predict(topk_mask(feats, 3))
     np.testing.assert_allclose(outputs, expected, rtol=1e-3, atol=1e-3)
     trainable = {layer.name.split("_")[0] for layer in model.layers if layer.trainable and layer.weights}
     assert trainable == {"stage4", "head"}
-    freeze_before(model, BLOCKS[0])
+    freeze_before(model, SFNET_BLOCKS[0])
     assert all(layer.trainable for layer in model.layers)
 
 
-def _params():
-    with open(Path(__file__).resolve().parents[1] / "params.yaml") as f:
-        return yaml.safe_load(f)
-
-
-def test_settings_read_the_params_file_and_reject_typos_and_bad_values():
-    params = _params()
-    cfg = settings(params)
-    assert cfg["init"] in ("dense", "scratch") and cfg["k_list"]
-    typo = copy.deepcopy(params)
-    typo["sfnet"]["epocs"] = 1
-    with pytest.raises(ParamError, match="sfnet.epocs"):
-        settings(typo)
-    bad = copy.deepcopy(params)
-    bad["sfnet"]["trainable_from"] = "stage9"
-    with pytest.raises(ParamError, match="trainable_from"):
-        settings(bad)
-    unknown = copy.deepcopy(params)
-    unknown["sfnet"]["compare_targets"] = ["metallicity", "oxygen"]
-    with pytest.raises(ParamError, match="compare_targets"):
-        settings(unknown)
-
-
 def test_load_target_data_and_save_trained_write_the_stage_files(tmp_path):
-    import keras
-
-    from galaxy_xai.models.sfnet import build_dense_twin
-    from galaxy_xai.models.sfnet_training import load_feature_table, load_target_data, save_trained
-
     keras.utils.set_random_seed(11)
     rng = np.random.default_rng(12)
     pd.DataFrame({
@@ -232,14 +213,61 @@ def test_load_target_data_and_save_trained_write_the_stage_files(tmp_path):
         "oh_p50": rng.normal(9.0, 0.2, 12), "split": ["train"] * 8 + ["validation"] * 4,
     }).to_parquet(tmp_path / "catalog.parquet")
     np.save(tmp_path / "images.npy", (rng.random((12, 40, 40, 3)) * 255).astype(np.uint8))
-    images, train, val, columns, scaler = load_target_data(tmp_path, "metallicity", {"crop": 32, "standardise": True})
+    images, train, val, columns, scaler = load_target_data(layout.Prepared(tmp_path), "metallicity",
+                                                           dataclasses.replace(CFG, crop=32, standardise=True))
     assert images.shape == (12, 32, 32, 3) and (len(train), len(val)) == (8, 4) and columns == ["oh_p50"]
     out = tmp_path / "out"
     out.mkdir()
-    val_features, total, per_output = save_trained(out, build_dense_twin(1, images.shape[1:]), images, train, val,
+    val_features, total, per_output = save_trained(layout.ModelFolder(out), build_dense_twin(1, images.shape[1:]), images, train, val,
                                                    columns, scaler, batch_size=5)
     assert {p.name for p in out.iterdir()} == {"model.keras", "features.npz", "standardiser.json"}
     table = load_feature_table(out / "features.npz")
     np.testing.assert_array_equal(val_features, table["features"][table["validation"]])
-    want_total, want_per = rmse_dex(table["targets"][table["validation"]], table["predictions"][table["validation"]])
-    assert total == pytest.approx(want_total) and per_output == pytest.approx(want_per)
+    y, p = table["targets"][table["validation"]], table["predictions"][table["validation"]]
+    assert total == pytest.approx(stats.rmse(y, p)) and per_output == pytest.approx(stats.rmse_per_output(y, p))
+    with pytest.raises(ParamError, match="oxygen"):
+        load_target_data(layout.Prepared(tmp_path), "oxygen", CFG)
+
+
+# ---- the studies -----------------------------------------------------------------------------
+
+def _table(tmp_path, rng, n=80, columns=("log_N2", "log_Ha", "log_O3", "log_Hb")):
+    """A feature table as the trainers write it: 60 training, 20 validation galaxies."""
+    frame = pd.DataFrame({"objID": [f"g{i}" for i in range(n)], "row": range(n),
+                          "split": ["train"] * 60 + ["validation"] * (n - 60)})
+    for c in columns:
+        frame[c] = rng.normal(size=n)
+    feats = topk_mask(rng.random((n, 16)), 4)
+    path = tmp_path / "features.npz"
+    save_feature_table(path, frame, feats, frame[list(columns)].to_numpy() + 0.1, list(columns))
+    return load_feature_table(path)
+
+
+def test_svm_agn_compares_top_m_with_all_active_features(tmp_path):
+    table = _table(tmp_path, np.random.default_rng(13))
+    out = study.svm_agn(dataclasses.replace(CFG, top_m=2), table)
+    assert set(out) == {"top2", "all_active", "agn_fraction_validation"}
+    assert out["top2"]["n_features"] == 2 and out["all_active"]["n_features"] == 16
+    want = agn_labels(*table["targets"][table["validation"]].T).mean()
+    assert out["agn_fraction_validation"] == pytest.approx(want)
+
+
+def test_dense_baselines_and_k_table(tmp_path):
+    rng = np.random.default_rng(14)
+    _table(tmp_path, rng, columns=("oh_p50",))
+    cfg = dataclasses.replace(CFG, k_list=(1, 2), xgboost={"n_estimators": 3, "max_depth": 2})
+    base = study.dense_baselines(cfg, layout.ModelFolder(tmp_path))
+    assert base["dense"] == pytest.approx(0.1) and (base["n_train"], base["n_validation"]) == (60, 20)
+    assert set(base["pca"]) == {1, 2} and set(base["xgboost"]) == {"fit_on_train", "fit_on_validation"}
+    table = study.k_table({1: [0.2, 0.4], 2: [0.3]}, base)
+    assert table["k1"]["sfnet"] == pytest.approx(0.3) and table["k1"]["sfnet_sem"] == pytest.approx(0.1)
+    assert table["k2"] == {"k": 2, "sfnet": 0.3, "sfnet_sem": 0.0, "sfnet_runs": [0.3], "pca": base["pca"][2]}
+
+
+def test_save_figure_inputs_pads_short_top_galaxy_lists(tmp_path):
+    fig = {"acts": np.ones((3, 4)), "scale": np.ones(4), "freq": np.ones(4), "top": np.array([2, 0]),
+           "top_rows": {2: np.array([7, 5]), 0: np.array([1])}, "objID": np.array([10, 11, 12])}
+    study.save_figure_inputs(tmp_path / "f.npz", fig, 3)
+    saved = np.load(tmp_path / "f.npz")
+    np.testing.assert_array_equal(saved["top_rows"], [[7, 5, -1], [1, -1, -1]])
+    assert saved["objID"].tolist() == ["10", "11", "12"]

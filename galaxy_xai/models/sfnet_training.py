@@ -11,33 +11,32 @@ then re-fitted by least squares on the twin's top-k masked features, and only th
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 import keras
 import numpy as np
 import pandas as pd
+from dvclive import Live
+from dvclive.keras import DVCLiveCallback
 from sklearn.linear_model import Ridge
 
-from galaxy_xai.io import ParamError, check_known, is_null, require, write_json
-from galaxy_xai.models.sfnet import build_sfnet, compile_sfnet
-from galaxy_xai.models.training import image_batches
+from galaxy_xai.config.sfnet import SfnetConfig
+from galaxy_xai.data.images import centre_crop
+from galaxy_xai.domain import SFNET_BLOCKS, SFNET_TARGETS
+from galaxy_xai.errors import ParamError, StaleOutputError
+from galaxy_xai.io import atomic_path, is_null, write_json
+from galaxy_xai.layout import ModelFolder, Prepared
+from galaxy_xai.models.sfnet import build_dense_twin, build_sfnet, compile_sfnet
+from galaxy_xai.models.training import Throughput, image_batches, set_seeds
+from galaxy_xai.stats import rmse, rmse_per_output
 
-# target name -> (sample flag in the prepared catalogue, target columns)
-TARGETS = {
-    "metallicity": ("in_metallicity", ["oh_p50"]),
-    "lines": ("in_lines", ["log_N2", "log_Ha", "log_O3", "log_Hb"]),
-}
-# ResNet18 layer-name prefixes in forward order; freezing stops at the first trainable block.
-BLOCKS = ("stem", "stage1", "stage2", "stage3", "stage4", "head")
-SETTINGS = ("seed", "crop", "batch_size", "standardise", "jit_compile", "dense_epochs", "init", "trainable_from",
-            "epochs", "lr", "finetune_lr", "weight_decay", "compare_targets", "k_list", "repeats", "top_m", "n_top_galaxies",
-            "svm_c", "ridge_alpha", "xgboost")
+log = logging.getLogger(__name__)
 
 
 def target_sample(catalog: pd.DataFrame, target: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Training and validation galaxies of a target's sample whose target values are all valid."""
-    flag, columns = TARGETS[target]
+    flag, columns = SFNET_TARGETS[target]
     valid = catalog[flag].to_numpy(bool) & ~is_null(catalog[columns].to_numpy(float)).any(axis=1)
     sample = catalog[valid]
     return (sample[sample["split"] == "train"].reset_index(drop=True),
@@ -73,12 +72,6 @@ class Standardiser:
         return cls(np.asarray(d["mean"], float), np.asarray(d["std"], float))
 
 
-def rmse_dex(y_true, y_pred) -> tuple[float, list[float]]:
-    """RMSE over all outputs together (the paper's number) and per output, in target units."""
-    err = np.asarray(y_pred, float) - np.asarray(y_true, float)
-    return float(np.sqrt(np.mean(err**2))), np.sqrt(np.mean(err**2, axis=0)).tolist()
-
-
 def flips(seed: int) -> keras.Sequential:
     """The paper's only augmentation: random horizontal and vertical flips."""
     return keras.Sequential([keras.layers.RandomFlip("horizontal_and_vertical", seed=seed)], name="flips")
@@ -112,7 +105,7 @@ def fit_head(model: keras.Model, features: np.ndarray, y_scaled: np.ndarray, alp
 
 def freeze_before(model: keras.Model, first_trainable: str) -> None:
     """Freeze every layer of the blocks before `first_trainable` (frozen batch norms use their statistics)."""
-    frozen = BLOCKS[: BLOCKS.index(first_trainable)]
+    frozen = SFNET_BLOCKS[: SFNET_BLOCKS.index(first_trainable)]
     for layer in model.layers:
         layer.trainable = not layer.name.startswith(frozen) if frozen else True
 
@@ -140,7 +133,7 @@ def fit_regressor(model, images, train_rows, y_train, val_rows, y_val, *, epochs
     return model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=list(callbacks), verbose=verbose)
 
 
-def train_sfnet(cfg, k, images, train, val, columns, scaler, dense=None, dense_train_features=None,
+def train_sfnet(cfg: SfnetConfig, k, images, train, val, columns, scaler, dense=None, dense_train_features=None,
                 seed=None, callbacks=()):
     """One SFNet with k active features, by the `sfnet` recipe; returns (model, History or None).
 
@@ -148,17 +141,17 @@ def train_sfnet(cfg, k, images, train, val, columns, scaler, dense=None, dense_t
     init = dense: warm start from the dense twin (its features of `train`, in order), then
     `epochs` of fine-tuning at `finetune_lr` from block `trainable_from` on (0 epochs = warm start only).
     """
-    seed = cfg["seed"] if seed is None else seed
+    seed = cfg.seed if seed is None else seed
     y_train, y_val = scaler.transform(train[columns]), scaler.transform(val[columns])
-    if cfg["init"] == "dense":
-        model, lr = sfnet_from_dense(dense, dense_train_features, y_train, k, cfg["trainable_from"]), cfg["finetune_lr"]
+    if cfg.init == "dense":
+        model, lr = sfnet_from_dense(dense, dense_train_features, y_train, k, cfg.trainable_from), cfg.finetune_lr
     else:
-        model, lr = build_sfnet(k, len(columns), images.shape[1:]), cfg["lr"]
-    if cfg["epochs"] == 0:
+        model, lr = build_sfnet(k, len(columns), images.shape[1:]), cfg.lr
+    if cfg.epochs == 0:
         return model, None
-    history = fit_regressor(model, images, train["row"], y_train, val["row"], y_val, epochs=cfg["epochs"],
-                            batch_size=cfg["batch_size"], lr=lr, weight_decay=cfg["weight_decay"],
-                            jit_compile=cfg["jit_compile"], seed=seed, callbacks=callbacks)
+    history = fit_regressor(model, images, train["row"], y_train, val["row"], y_val, epochs=cfg.epochs,
+                            batch_size=cfg.batch_size, lr=lr, weight_decay=cfg.weight_decay,
+                            jit_compile=cfg.jit_compile, seed=seed, callbacks=callbacks)
     return model, history
 
 
@@ -168,15 +161,6 @@ def features_and_outputs(model, images, rows, batch_size) -> tuple[np.ndarray, n
     ds = image_batches(images, rows, None, batch_size)
     features, outputs = both.predict(ds, verbose=0)
     return features.astype(np.float32), outputs.astype(np.float32)
-
-
-def centre_crop(images: np.ndarray, size: int) -> np.ndarray:
-    """The central size x size pixels of `[n, S, S, c]` images, as a view (a memmap stays lazy)."""
-    side = images.shape[1]
-    if not 0 < size <= side:
-        raise ValueError(f"cannot crop {size} px from {side} px images")
-    start = (side - size) // 2
-    return images[:, start : start + size, start : start + size]
 
 
 def save_feature_table(path, frame: pd.DataFrame, features, predictions, columns) -> None:
@@ -197,52 +181,11 @@ def load_feature_table(path) -> dict:
     return table
 
 
-def settings(params: dict, source: str = "params.yaml") -> dict:
-    """The `sfnet` params group, checked; fails with one sentence naming the bad key."""
-    check_known(params, "sfnet", SETTINGS, source)  # a typo'd key fails here, not silently
-    pos_int = lambda v: v > 0  # noqa: E731
-    num = (int, float)
-    get = lambda key, kind, check=None, what="": require(params, f"sfnet.{key}", kind, check, what, source)  # noqa: E731
-    cfg = dict(
-        seed=get("seed", int),
-        crop=get("crop", int, lambda v: 32 <= v, "an integer >= 32 (pixels kept from the centre)"),
-        batch_size=get("batch_size", int, pos_int, "a positive integer"),
-        standardise=get("standardise", bool),
-        jit_compile=get("jit_compile", bool),
-        dense_epochs=get("dense_epochs", int, pos_int, "a positive integer"),
-        init=get("init", str, lambda v: v in ("dense", "scratch"), "'dense' or 'scratch'"),
-        trainable_from=get("trainable_from", str, lambda v: v in BLOCKS, f"one of {list(BLOCKS)}"),
-        epochs=get("epochs", int, lambda v: v >= 0, "a non-negative integer"),
-        lr=float(get("lr", num, lambda v: v > 0, "a positive number")),
-        finetune_lr=float(get("finetune_lr", num, lambda v: v > 0, "a positive number")),
-        weight_decay=float(get("weight_decay", num, lambda v: v >= 0, "a non-negative number")),
-        compare_targets=get("compare_targets", list,
-                            lambda v: v and len(set(v)) == len(v) and set(v) <= set(TARGETS),
-                            f"a non-empty list of distinct targets from {list(TARGETS)}"),
-        k_list=get("k_list", list, lambda v: v and all(isinstance(k, int) and 1 <= k <= 512 for k in v),
-                   "a non-empty list of integers in [1, 512]"),
-        repeats=get("repeats", int, pos_int, "a positive integer"),
-        top_m=get("top_m", int, pos_int, "a positive integer"),
-        n_top_galaxies=get("n_top_galaxies", int, lambda v: 1 <= v <= 9, "an integer in [1, 9] (a 3x3 grid)"),
-        svm_c=float(get("svm_c", num, lambda v: v > 0, "a positive number")),
-        ridge_alpha=float(get("ridge_alpha", num, lambda v: v > 0, "a positive number")),
-        xgboost=get("xgboost", dict),
-    )
-    if cfg["init"] == "scratch" and cfg["epochs"] == 0:
-        raise ParamError(f"{source}: key 'sfnet.epochs' must be positive when sfnet.init is 'scratch', got 0")
-    return cfg
-
-
-def sfnet_k(params: dict, source: str = "params.yaml") -> int:
-    """train.k, the number of active features of the main SFNet."""
-    return require(params, "train.k", int, lambda v: 1 <= v <= 512, "an integer in [1, 512]", source)
-
-
 def aligned(table: dict, frame: pd.DataFrame, key: str = "features") -> np.ndarray:
     """Rows of `table[key]` for the galaxies of `frame`, in `frame`'s order (matched on objID)."""
     where = pd.Index(table["objID"]).get_indexer(frame["objID"].to_numpy(str))
     if (where < 0).any():
-        raise ValueError(f"{(where < 0).sum()} galaxies have no row in the feature table; rerun its stage")
+        raise StaleOutputError(f"{(where < 0).sum()} galaxies have no row in the feature table; rerun its stage")
     return table[key][where]
 
 
@@ -253,27 +196,92 @@ def save_model(model: keras.Model, path) -> None:
     bare.save(path)
 
 
-def load_target_data(prepared, target: str, cfg: dict):
+def load_target_data(prepared: Prepared, target: str, cfg: SfnetConfig):
     """What both trainers read: cropped images, train / validation galaxies, target columns, fitted scaler."""
-    catalog = pd.read_parquet(Path(prepared) / "catalog.parquet")
-    images = centre_crop(np.load(Path(prepared) / "images.npy", mmap_mode="r"), cfg["crop"])
+    if target not in SFNET_TARGETS:
+        raise ParamError(f"SFNet target must be one of {list(SFNET_TARGETS)}, got {target!r}")
+    catalog = prepared.read_catalog()
+    images = centre_crop(prepared.read_images(), cfg.crop)
     train, val = target_sample(catalog, target)
-    columns = TARGETS[target][1]
-    return images, train, val, columns, Standardiser.fit(train[columns], cfg["standardise"])
+    columns = SFNET_TARGETS[target][1]
+    return images, train, val, columns, Standardiser.fit(train[columns], cfg.standardise)
 
 
-def save_trained(out_dir, model, images, train, val, columns, scaler, batch_size):
-    """Write a trained network's model.keras, features.npz and standardiser.json into `out_dir`.
+def save_trained(out: ModelFolder, model, images, train, val, columns, scaler, batch_size):
+    """Write a trained network's model, feature table and standardiser into the folder `out`.
 
-    Shared by stages sfnet_dense and train_sfnet so both write the same files. Returns the
+    Shared by the dense twin and the SFNet so both write the same files. Returns the
     validation galaxies' features and the validation RMSE in dex (overall, per output).
     """
-    out_dir = Path(out_dir)
-    save_model(model, out_dir / "model.keras")
+    save_model(model, out.model)
     both = pd.concat([train, val], ignore_index=True)
     features, outputs = features_and_outputs(model, images, both["row"], batch_size)
-    save_feature_table(out_dir / "features.npz", both, features, scaler.inverse(outputs), columns)
-    write_json(out_dir / "standardiser.json", scaler.to_dict())
+    save_feature_table(out.features, both, features, scaler.inverse(outputs), columns)
+    write_json(out.standardiser, scaler.to_dict())
     is_val = (both["split"] == "validation").to_numpy()
-    total, per_output = rmse_dex(both.loc[is_val, columns], scaler.inverse(outputs[is_val]))
-    return features[is_val], total, per_output
+    y_val, p_val = both.loc[is_val, columns], scaler.inverse(outputs[is_val])
+    return features[is_val], rmse(y_val, p_val), rmse_per_output(y_val, p_val)
+
+
+def _callbacks(out: ModelFolder, batch_size: int, log_curves: bool = True):
+    """Training log, dvclive curves and the throughput meter (returned too, for the metrics)."""
+    speed = Throughput(batch_size)
+    if not log_curves:
+        return [], speed
+    return [keras.callbacks.CSVLogger(str(out.training_log)), speed,
+            DVCLiveCallback(live=Live(str(out.live), save_dvc_exp=False, dvcyaml=False))], speed
+
+
+def train_dense(target: str, cfg: SfnetConfig, prepared: Prepared, out: ModelFolder) -> dict:
+    """Stage sfnet_dense: the dense twin of `target` from random weights, written into `out`; its metrics."""
+    set_seeds(cfg.seed)
+    images, train, val, columns, scaler = load_target_data(prepared, target, cfg)
+    log.info("%s: dense twin on %d training / %d validation galaxies, %d px, %d epochs",
+             target, len(train), len(val), cfg.crop, cfg.dense_epochs)
+    model = build_dense_twin(len(columns), images.shape[1:])
+    with atomic_path(out.dir) as tmp:
+        tmp.mkdir()
+        files = out.at(tmp)
+        callbacks, speed = _callbacks(files, cfg.batch_size)
+        history = fit_regressor(model, images, train["row"], scaler.transform(train[columns]), val["row"],
+                                scaler.transform(val[columns]), epochs=cfg.dense_epochs,
+                                batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                                jit_compile=cfg.jit_compile, seed=cfg.seed, callbacks=callbacks)
+        _, total, per_output = save_trained(files, model, images, train, val, columns, scaler, cfg.batch_size)
+    log.info("%s: dense twin validation RMSE %.4f dex, %.1f training images/s", target, total, speed.images_per_second)
+    return {
+        "val_rmse": total, "val_rmse_per_output": dict(zip(columns, per_output)),
+        "val_target_std": dict(zip(columns, val[columns].std(ddof=0).tolist())),
+        "epochs_run": len(history.history["loss"]), "train_images_per_second": speed.images_per_second,
+        "n_train": len(train), "n_validation": len(val),
+    }
+
+
+def train_main(target: str, cfg: SfnetConfig, k: int, prepared: Prepared, dense: ModelFolder,
+               out: ModelFolder) -> dict:
+    """Stage train_sfnet: the SFNet of `target` with k active features (init from the twin in `dense`
+    when sfnet.init is dense), written into `out`; its metrics, with the twin's RMSE for reference."""
+    set_seeds(cfg.seed)
+    images, train, val, columns, scaler = load_target_data(prepared, target, cfg)
+    dense_table = load_feature_table(dense.need("features"))
+    twin = keras.models.load_model(dense.need("model"), compile=False) if cfg.init == "dense" else None
+    log.info("%s: SFNet k=%d on %d training / %d validation galaxies, init %s, %d epochs",
+             target, k, len(train), len(val), cfg.init, cfg.epochs)
+    with atomic_path(out.dir) as tmp:
+        tmp.mkdir()
+        files = out.at(tmp)
+        callbacks, speed = _callbacks(files, cfg.batch_size, log_curves=bool(cfg.epochs))  # a warm start alone has no curve
+        model, history = train_sfnet(cfg, k, images, train, val, columns, scaler, twin,
+                                     aligned(dense_table, train), callbacks=callbacks)
+        val_features, total, per_output = save_trained(files, model, images, train, val, columns, scaler,
+                                                       cfg.batch_size)
+    dense_rmse = rmse(aligned(dense_table, val, "targets"), aligned(dense_table, val, "predictions"))
+    log.info("%s: SFNet k=%d validation RMSE %.4f dex (dense twin %.4f)", target, k, total, dense_rmse)
+    return {
+        "k": k, "val_rmse": total, "val_rmse_per_output": dict(zip(columns, per_output)),
+        "dense_val_rmse": dense_rmse, "rmse_ratio_to_dense": total / dense_rmse,
+        "features_ever_active": int((val_features != 0).any(axis=0).sum()),
+        "epochs_run": 0 if history is None else len(history.history["loss"]),
+        "train_images_per_second": speed.images_per_second if speed.seconds else None,
+        "n_train": len(train), "n_validation": len(val),
+    }

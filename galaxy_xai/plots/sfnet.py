@@ -3,22 +3,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from galaxy_xai.data.lines import kauffmann_line
 from galaxy_xai.plots.common import plt, save
 
-# Feature names as in the paper: SL17 = feature 17 of the line-flux SFNet, Z61 = of the metallicity one.
-PREFIX = {"metallicity": "Z", "lines": "SL"}
 TARGET_LABEL = {"oh_p50": "12+log(O/H)", "log_N2": "log F[NII]", "log_Ha": "log F(Hα)",
                 "log_O3": "log F[OIII]", "log_Hb": "log F(Hβ)"}
 TITLE = {"metallicity": "metallicity", "lines": "emission lines"}
 
 
-def feature_name(target: str, feature: int) -> str:
-    return f"{PREFIX[target]}{feature}"
-
-
 def _kauffmann_curve(ax):
     x = np.linspace(-2.0, 0.0, 200)
-    ax.plot(x, 0.61 / (x - 0.05) + 1.3, color="0.4", lw=1, ls="--", label="Kauffmann+03")
+    ax.plot(x, kauffmann_line(x), color="0.4", lw=1, ls="--", label="Kauffmann+03")
 
 
 def _thumbnail(ax, image, title=None):

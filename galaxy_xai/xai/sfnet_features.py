@@ -1,7 +1,9 @@
 """What an SFNet's sparse features mean, and how they compare with a dense CNN's (SPEC §4).
 
 Pure NumPy / scikit-learn functions on activation matrices `[n_galaxies, 512]` (non-negative,
-at most k non-zero per row) and target arrays `[n_galaxies, n_outputs]`; the stages feed them.
+at most k non-zero per row) and target arrays `[n_galaxies, n_outputs]`; galaxy_xai.studies.sfnet
+feeds them. Scores (RMSE, Pearson r) come from galaxy_xai.stats; the BPT diagnostics from
+galaxy_xai.data.lines.
 """
 from __future__ import annotations
 
@@ -11,7 +13,14 @@ from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.metrics import accuracy_score, f1_score, r2_score
 from sklearn.svm import LinearSVC
 
-from galaxy_xai.data.lines import kauffmann_agn
+from galaxy_xai.stats import rmse
+
+# Feature names as in the paper: SL17 = feature 17 of the line-flux SFNet, Z61 = of the metallicity one.
+PREFIX = {"metallicity": "Z", "lines": "SL"}
+
+
+def feature_name(target: str, feature: int) -> str:
+    return f"{PREFIX[target]}{feature}"
 
 
 def activation_frequency(acts) -> np.ndarray:
@@ -73,11 +82,6 @@ def top_activating(acts, feature, n) -> np.ndarray:
     return order[column[order] > 0][:n]
 
 
-def rmse(y_true, y_pred) -> float:
-    """RMSE over every output together (the paper's figure for the four lines)."""
-    return float(np.sqrt(np.mean((np.asarray(y_true, float) - np.asarray(y_pred, float)) ** 2)))
-
-
 def pca_topk_rmse(train_feats, y_train, val_feats, y_val, ks) -> dict:
     """Validation RMSE of linear regression on the top k principal components, for each k.
 
@@ -118,16 +122,6 @@ def ridge_r2(x_train, y_train, x_val, y_val, alpha) -> np.ndarray:
     return np.atleast_1d(r2_score(y_val, fit.predict(x_val), multioutput="raw_values"))
 
 
-def bpt_ratios(log_n2, log_ha, log_o3, log_hb) -> tuple[np.ndarray, np.ndarray]:
-    """BPT coordinates log([NII]/Hα) and log([OIII]/Hβ) from log10 line fluxes."""
-    return np.asarray(log_n2, float) - np.asarray(log_ha, float), np.asarray(log_o3, float) - np.asarray(log_hb, float)
-
-
-def agn_labels(log_n2, log_ha, log_o3, log_hb) -> np.ndarray:
-    """Kauffmann et al. (2003) AGN flag from the four log line fluxes."""
-    return kauffmann_agn(*bpt_ratios(log_n2, log_ha, log_o3, log_hb))
-
-
 def svm_agn_scores(x_train, agn_train, x_val, agn_val, c=1.0, seed=0) -> dict:
     """Linear SVM AGN classifier fitted on the training galaxies: validation accuracy and F1.
 
@@ -145,11 +139,3 @@ def svm_agn_scores(x_train, agn_train, x_val, agn_val, c=1.0, seed=0) -> dict:
             "majority_accuracy": float(np.mean(agn_val == majority)),
             "n_features": int(np.asarray(x_train).shape[1])}
 
-
-def correlations(acts, values) -> np.ndarray:
-    """Pearson r of each feature column with `values` (NaN for a constant column)."""
-    acts, values = np.asarray(acts, float), np.asarray(values, float)
-    a = acts - acts.mean(axis=0)
-    v = values - values.mean()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (a * v[:, None]).sum(axis=0) / np.sqrt((a**2).sum(axis=0) * (v**2).sum())
