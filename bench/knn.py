@@ -10,16 +10,13 @@ that peak memory follows chunk_size (tracemalloc, on a smaller problem).
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 import tracemalloc
-from pathlib import Path
 
 import numpy as np
 from scipy.spatial.distance import cdist
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
-from galaxy_xai.causal.knn import nearest_training_neighbours  # noqa: E402
+from galaxy_xai.causal.knn import nearest_training_neighbours
 
 
 def full_sort_reference(latent, train_ids, k, chunk_size, kind=None):

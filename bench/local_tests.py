@@ -9,15 +9,12 @@ deterministic outputs must agree; the permuted nulls use different draws and are
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
-from galaxy_xai.causal import independence as ind  # noqa: E402
-from galaxy_xai.io import is_null  # noqa: E402
+from galaxy_xai.causal import independence as ind
+from galaxy_xai.io import is_null
 
 NULL_FRACTION = 0.02  # share of entries set to survey nulls, to exercise the masking
 

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from galaxy_xai.info.binning import bin_edges, to_bin
 from galaxy_xai.info.decomposition import (COMPONENTS, decompose, prior_surprise,
                                            summarise_components)
 
@@ -72,3 +73,24 @@ def test_summarise_components_per_split(estimates):
     assert summary["train"]["n"] == 300 and summary["test"]["n"] == 200
     for name in COMPONENTS:
         assert summary["test"][name] == pytest.approx(parts[name][300:].mean())
+
+
+def test_prior_bins_as_the_scl_labels_even_on_bin_edges():
+    """One binning: the prior's histogram counts each y in the bin of its SCL label. The MI
+    module's former copy, (y - y_min) / (y_max - y_min) * bins, put y = 6.1 (an edge of the
+    default 65 bins) one bin lower than the labels (floor(0.1 / 0.1) = 1, but 0.1 / 6.5 * 65 < 1)."""
+    edges = bin_edges(65, Y_MIN, 12.5)
+    y = np.concatenate([edges, np.nextafter(edges, -np.inf), [5.0, 13.0],
+                        np.random.default_rng(2).uniform(5.5, 13.0, 300)])
+    labels = to_bin(y, edges)
+    assert labels[1] == 1 and labels[0] == 0 and labels[65] == 64  # y_max sits in the last bin
+    h = prior_surprise(y, 65, Y_MIN, 12.5)
+    counts = np.bincount(labels, minlength=65)
+    np.testing.assert_array_equal(h, -np.log(counts[labels] / len(y)))
+
+
+def test_bin_edges_refuse_an_empty_range():
+    with pytest.raises(ValueError, match="y_max > y_min"):
+        bin_edges(10, 12.5, 6.0)
+    with pytest.raises(ValueError, match="bins >= 1"):
+        prior_surprise(np.ones(3), 0, 0.0, 1.0)

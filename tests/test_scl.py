@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
+from galaxy_xai.info.binning import bin_centres, bin_edges, to_bin
 from galaxy_xai.models import scl
 
 N = 64
@@ -134,16 +135,16 @@ def test_image_rows_follow_the_row_column_and_ioptnorm_divides_by_clipped_flux(c
 
 
 def test_to_bin_clips_into_range():
-    edges = scl.bin_edges(10, 6.0, 12.5)
+    edges = bin_edges(10, 6.0, 12.5)
     assert len(edges) == 11 and edges[0] == 6.0 and edges[-1] == 12.5
     width = 0.65
     y = np.array([-3.0, 5.0, 6.0, 6.0 + 3.5 * width, 12.4999, 12.5, 13.0, 50.0])
-    np.testing.assert_array_equal(scl.to_bin(y, edges), [0, 0, 0, 3, 9, 9, 9, 9])
-    hot = scl.one_hot(scl.to_bin(y, edges), 10)
+    np.testing.assert_array_equal(to_bin(y, edges), [0, 0, 0, 3, 9, 9, 9, 9])
+    hot = scl.one_hot(to_bin(y, edges), 10)
     assert hot.shape == (8, 10) and (hot.sum(1) == 1).all() and hot[3, 3] == 1
     for null in (-9999.0, np.nan):  # a missing target is not an extreme one
         with pytest.raises(ValueError):
-            scl.to_bin(np.array([9.0, null]), edges)
+            to_bin(np.array([9.0, null]), edges)
 
 
 def _fit(model, ds, steps, lr=1e-3):
@@ -161,7 +162,7 @@ SCL_LOSSES = {"loss", "ce", "recon", "ycontrast", "lcontrast"}
 def test_one_step_reports_every_loss(catalog, name, kwargs, study, batch_size):
     df, images = catalog
     main, add = scl.dataset_inputs(name, df, images)
-    edges = scl.bin_edges(BINS)
+    edges = bin_edges(BINS)
     model = scl.SCLModel(main.shape[1:], add.shape[1], bins=BINS, seed=1, **kwargs)
     assert (model.m, model.e, model.coeff_recon) == study  # the study's defaults per input kind
     ds = scl.train_dataset(main, add, df["lgm_tot_p50"].to_numpy(), edges, batch_size=batch_size, seed=1)
@@ -173,7 +174,7 @@ def test_one_step_reports_every_loss(catalog, name, kwargs, study, batch_size):
 def test_mi_only_has_no_decoder_and_trains_on_cross_entropy(catalog):
     df, images = catalog
     main, add = scl.dataset_inputs("Mopt+Mir", df)
-    edges = scl.bin_edges(BINS)
+    edges = bin_edges(BINS)
     model = scl.SCLModel(main.shape[1:], add.shape[1], bins=BINS, n_layers=3, mi_only=True)
     assert model.decoder is None and model.e == 0
     ds = scl.train_dataset(main, add, df["lgm_tot_p50"].to_numpy(), edges, 8, pairs=False)
@@ -188,7 +189,7 @@ def test_latent_contrast_is_minus_log_p_over_p_plus_n(catalog):
     """Photometry passes are deterministic, so the loss terms can be recomputed by hand."""
     df, _ = catalog
     main, add = scl.dataset_inputs("Mopt", df)
-    y = scl.one_hot(scl.to_bin(df["lgm_tot_p50"], scl.bin_edges(BINS)), BINS)
+    y = scl.one_hot(to_bin(df["lgm_tot_p50"], bin_edges(BINS)), BINS)
     model = scl.SCLModel((5,), 6, bins=BINS, n_layers=3)
     losses = model.scl_losses(tf.constant(main[:16]), tf.constant(add[:16]), tf.constant(y[:16]))
 
@@ -218,7 +219,7 @@ def test_loss_decreases_on_an_easy_problem():
     df, _ = make_catalog(n=128, seed=3)
     main, add = scl.dataset_inputs("Mopt", df)
     y = 9.0 + 0.8 * main[:, 2]  # mass is a linear function of the r magnitude
-    edges = scl.bin_edges(BINS, 6.0, 12.5)
+    edges = bin_edges(BINS, 6.0, 12.5)
     keras.utils.set_random_seed(0)
     model = scl.SCLModel((5,), 6, bins=BINS, n_layers=4, seed=0)
     ds = scl.train_dataset(main, add, y, edges, batch_size=16, seed=0)
@@ -230,7 +231,7 @@ def test_loss_decreases_on_an_easy_problem():
 def test_train_dataset_pairs_distinct_galaxies():
     main = np.arange(20, dtype=np.float32)[:, None]
     add = np.zeros((20, 0), np.float32)
-    edges = scl.bin_edges(4)
+    edges = bin_edges(4)
     ds = scl.train_dataset(main, add, np.full(20, 7.0), edges, batch_size=4, seed=0)
     for (x, a), y in ds.take(12):  # crosses several epochs of 2 batches each
         ids = x.numpy().ravel()
@@ -260,7 +261,7 @@ def test_infer_shapes_and_estimates_in_range(catalog):
     out = scl.infer(model, main, add, batch_size=20)
     assert out["latent"].shape == (N, 8) and out["p"].shape == (N, BINS)
     np.testing.assert_allclose(out["p"].sum(1), 1, rtol=1e-5)
-    centres = scl.bin_centres(scl.bin_edges(BINS))
+    centres = bin_centres(bin_edges(BINS))
     for key in ("mean", "mode", "median"):
         assert out[key].shape == (N,)
         assert (out[key] >= 6.0).all() and (out[key] <= 12.5).all()
@@ -268,7 +269,7 @@ def test_infer_shapes_and_estimates_in_range(catalog):
 
 
 def test_point_estimates_by_hand():
-    edges = scl.bin_edges(4, 0.0, 4.0)  # centres 0.5 1.5 2.5 3.5
+    edges = bin_edges(4, 0.0, 4.0)  # centres 0.5 1.5 2.5 3.5
     p = np.array([[0, 1, 0, 0], [0.1, 0.2, 0.3, 0.4], [0.6, 0, 0, 0.4]], float)
     est = scl.point_estimates(p, edges)
     np.testing.assert_allclose(est["mean"], [1.5, 2.5, 0.5 * 0.6 + 3.5 * 0.4])
@@ -277,7 +278,7 @@ def test_point_estimates_by_hand():
 
 
 def test_per_galaxy_cross_entropy_is_minus_log_p_true_bin():
-    edges = scl.bin_edges(4, 0.0, 4.0)
+    edges = bin_edges(4, 0.0, 4.0)
     p = np.array([[0.1, 0.2, 0.3, 0.4], [0.5, 0.5, 0.0, 0.0]])
     ce = scl.per_galaxy_cross_entropy(p, np.array([2.2, 3.9]), edges)
     np.testing.assert_allclose(ce, [-np.log(0.3), -np.log(1e-20)])
@@ -292,11 +293,11 @@ def test_metrics_on_hand_made_numbers():
     assert m["eta"] == pytest.approx(1 / 6)  # only Δ = 5 exceeds 3σ_MAD = 2.22
     assert "crps" not in m
 
-    edges = scl.bin_edges(10, 0.0, 1.0)
+    edges = bin_edges(10, 0.0, 1.0)
     y = np.array([0.05, 0.55, 0.95])
-    perfect = scl.one_hot(scl.to_bin(y, edges), 10)
+    perfect = scl.one_hot(to_bin(y, edges), 10)
     assert scl.photoz_style_metrics(y, y, perfect, edges)["crps"] == pytest.approx(0.0)
-    off_by_two = scl.one_hot(scl.to_bin(y, edges) - np.array([0, 2, 2]), 10)
+    off_by_two = scl.one_hot(to_bin(y, edges) - np.array([0, 2, 2]), 10)
     crps = scl.photoz_style_metrics(y, y, off_by_two, edges)["crps"]
     assert crps == pytest.approx((0 + 0.2 + 0.2) / 3)  # two bins of width 0.1 with (1 − 0)²
 

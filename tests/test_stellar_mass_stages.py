@@ -1,49 +1,24 @@
-"""Tests of the stellar-mass stages' own functions: params, prediction tables and metrics, the local
-tests' weights and summaries, the MI pair bookkeeping, and the figures."""
-import json
+"""Tests of the stellar-mass study functions (SCL, KNN, local tests, MI decomposition): prediction
+tables and metrics, the neighbour search, the local tests' weights and summaries, the MI pair
+bookkeeping, the stage functions end to end on a tiny catalogue, and the figures."""
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from galaxy_xai.io import ParamError
+from galaxy_xai import layout
+from galaxy_xai.config import mi as mi_config
+from galaxy_xai.config.knn import KnnConfig
+from galaxy_xai.config.local_tests import LocalTestsConfig
+from galaxy_xai.errors import InputError, ParamError, StaleOutputError
+from galaxy_xai.info.binning import bin_centres, bin_edges
+from galaxy_xai.io import write_json
 from galaxy_xai.models import scl
 from galaxy_xai.models import scl_training as sclt
-from stages import local_tests as lt
-from stages import mi_decompose as md
-from stages import scl as st
-
-ESTIMATOR = {"target": "lgm_tot_p50", "bins": 520, "y_min": 6.0, "y_max": 12.5, "m": None, "width": 0.125,
-             "iterations": {"photometry": 300, "image": 30}, "batch_size": {"photometry": 32, "image": 16},
-             "lr": 1e-3, "lr_drop_fraction": 0.3333, "lr_drop_factor": 5.0, "epochs": 3, "p_lo": 0.1,
-             "p_hi": 100.0, "infer_batch_size": 256, "seed": 1, "prior_smoothing": 0.05,
-             "keep_best": True}
-
-
-def scl_params(**changes):
-    group = {**ESTIMATOR, "datasets": ["Mopt"], "e": None, "coeff_recon": None, **changes}
-    return {"scl": group}
-
-
-# ------------------------------------------------------------------------------ params
-
-def test_scl_settings_reads_every_key():
-    cfg = st.scl_settings(scl_params())
-    assert cfg["iterations"] == {"photometry": 300, "image": 30} and cfg["e"] is None and cfg["lr"] == 1e-3
-
-
-@pytest.mark.parametrize("changes, words", [
-    ({"epochs": 7}, "must divide"),
-    ({"y_max": 5.0}, "must exceed"),
-    ({"iterations": {"photometry": 300}}, "photometry and image"),
-    ({"batch_size": {"photometry": 0, "image": 16}}, "positive integer"),
-    ({"lr": "fast"}, "scl.lr"),
-    ({"typo": 1}, "unknown key"),
-    ({"prior_smoothing": -1}, "prior_smoothing"),
-])
-def test_scl_settings_fail_with_one_clear_sentence(changes, words):
-    with pytest.raises(ParamError, match=words):
-        st.scl_settings(scl_params(**changes))
+from galaxy_xai.studies import mi as study_mi
+from galaxy_xai.studies import stellar_mass as sm
 
 
 def test_dataset_names_are_checked():
@@ -55,7 +30,7 @@ def test_dataset_names_are_checked():
 # ------------------------------------------------------------------------------ predictions
 
 def test_prediction_table_and_split_metrics():
-    edges = scl.bin_edges(4, 0.0, 4.0)  # centres 0.5 1.5 2.5 3.5
+    edges = bin_edges(4, 0.0, 4.0)  # centres 0.5 1.5 2.5 3.5
     p = np.array([[0, 1, 0, 0], [0, 0, 1, 0], [0.5, 0.5, 0, 0], [0, 0, 0, 1]], float)
     y = np.array([1.2, 2.7, np.nan, 3.1])
     cat = pd.DataFrame({"row": [10, 11, 12, 13], "split": ["train", "train", "test", "test"]})
@@ -73,12 +48,12 @@ def test_prediction_table_and_split_metrics():
 
 
 def test_prior_bias_makes_the_untrained_estimator_predict_the_smoothed_prior():
-    edges = scl.bin_edges(40, 6.0, 12.5)
+    edges = bin_edges(40, 6.0, 12.5)
     y = np.random.default_rng(0).normal(10, 0.5, 500)
     log_prior = sclt.log_prior(y, edges, smoothing=0.2)
     prior = np.exp(log_prior)
     assert prior.sum() == pytest.approx(1.0) and (prior > 0).all()
-    centres = scl.bin_centres(edges)
+    centres = bin_centres(edges)
     assert np.sum(prior * centres) == pytest.approx(10.0, abs=0.05)
     model = scl.SCLModel((5,), 0, bins=40, n_layers=2, mi_only=True, seed=0)
     sclt.start_at_prior(model, y, edges, smoothing=0.2)
@@ -92,7 +67,7 @@ def test_prior_bias_makes_the_untrained_estimator_predict_the_smoothed_prior():
 def test_latent_weights_fall_with_distance_and_self_weighs_one():
     latent = np.array([[0.0, 0.0], [1.0, 0.0], [3.0, 0.0]])
     neighbours = np.array([[0, 1, 2], [1, 0, 2], [2, 1, 0]])
-    w = lt.latent_weights(latent, neighbours)
+    w = sm.latent_weights(latent, neighbours)
     assert w.shape == (3, 3) and np.allclose(w[:, 0], 1.0)
     assert (np.diff(w, axis=1) < 0).all()
     # the bandwidth is the median neighbour distance: weight exp(-1/2) there
@@ -106,8 +81,8 @@ def test_run_tests_sees_a_dependence_only_where_there_is_one():
     x = rng.normal(size=(n, k))
     y_dependent = c + 0.8 * x + 0.3 * rng.normal(size=(n, k))
     y_independent = c + 0.3 * rng.normal(size=(n, k))
-    dependent = lt.summarise_tests(lt.run_tests(y_dependent, x, c, rng))
-    independent = lt.summarise_tests(lt.run_tests(y_independent, x, c, rng))
+    dependent = sm.summarise_tests(sm.run_tests(y_dependent, x, c, rng))
+    independent = sm.summarise_tests(sm.run_tests(y_independent, x, c, rng))
     assert dependent["conditional"]["frac_beyond_null_band"] > 0.9
     assert dependent["conditional"]["mean_pred_eff"] > 0.7
     assert independent["conditional"]["frac_beyond_null_band"] < 0.12
@@ -122,48 +97,146 @@ def test_global_reference_is_one_neighbourhood_of_all_training_galaxies():
     mass = 10 + 5 * z + 0.1 * rng.normal(size=300)
     axis_ratio = rng.uniform(0.1, 1, 300)
     axis_ratio[:5] = -9999.0  # nulls are dropped
-    ref = lt.global_reference(mass, axis_ratio, z, np.arange(300) < 250, rng)
-    assert set(ref) == set(lt.TESTS)
+    ref = sm.global_reference(mass, axis_ratio, z, np.arange(300) < 250, rng)
+    assert set(ref) == set(sm.TESTS)
     assert abs(ref["corr_cond"]) < 0.2 and abs(ref["pred_eff_cond"]) < 0.05
+
+
+# ------------------------------------------------------------------------------ neighbours and local tests
+
+def _scl_output(root, name="Mopt", n=60, seed=0):
+    """A fake scl@<name> output and the matching prepared catalogue (row = catalogue order)."""
+    rng = np.random.default_rng(seed)
+    folder = layout.Estimator(root / "scl" / name, f"scl@{name}")
+    folder.dir.mkdir(parents=True)
+    split = np.array(["train", "validation", "test"])[np.arange(n) % 3]
+    pd.DataFrame({"row": np.arange(n), "split": split}).to_parquet(folder.predictions)
+    np.save(folder.latent, rng.normal(size=(n, 3)).astype(np.float32))
+    prepared = layout.Prepared(root / "prepared")
+    prepared.dir.mkdir()
+    z = rng.uniform(0.02, 0.2, n)
+    pd.DataFrame({"row": np.arange(n), "split": split, "lgm_tot_p50": 10 + 5 * z + 0.1 * rng.normal(size=n),
+                  "expAB_r": rng.uniform(0.1, 1, n), "z": z}).to_parquet(prepared.catalog)
+    return folder, prepared
+
+
+TESTS_CFG = LocalTestsConfig(target="lgm_tot_p50", query="expAB_r", condition="z", k_nn=5, weights=False,
+                             truth_query="cos_i", seed=42)
+
+
+def test_latent_neighbours_and_independence_tests_write_their_folders(tmp_path):
+    source, prepared = _scl_output(tmp_path)
+    knn = layout.Neighbours(tmp_path / "knn" / "Mopt", "knn@Mopt")
+    summary = sm.latent_neighbours(source, KnnConfig(k_max=8, chunk_size=7, workers=2), out=knn)
+    assert summary == {"dataset": "Mopt", "k_max": 8, "n_train": 20, "n_galaxies": 60}
+    assert knn.read_json("summary") == summary
+    neighbours = knn.read_npy("neighbours")
+    train = np.flatnonzero(np.arange(60) % 3 == 0)
+    assert neighbours.shape == (60, 8) and neighbours.dtype == np.int32 and np.isin(neighbours, train).all()
+    assert (neighbours[train, 0] == train).all()  # a training galaxy is its own first neighbour
+    with pytest.raises(ParamError, match="knn.k_max"):
+        sm.latent_neighbours(source, KnnConfig(k_max=21, chunk_size=7, workers=1), out=knn)
+
+    truth = tmp_path / "truth.parquet"
+    pd.DataFrame({"sm_row": np.arange(60)[::-1], "cos_i": np.linspace(0, 1, 60)}).to_parquet(truth)
+    out = layout.LocalTests(tmp_path / "local_tests" / "Mopt", "local_tests@Mopt")
+    metrics = sm.independence_tests(source, knn, TESTS_CFG, str(truth), out, prepared)
+    tests = out.read_parquet("tests")
+    assert list(tests.columns) == ["row", "split", *sm.TESTS, *(f"truth_{t}" for t in sm.TESTS)]
+    assert set(metrics["splits"]) == {"train", "validation", "test"}
+    assert set(metrics["global"]) == set(sm.TESTS) and "truth_cos_i" in metrics
+    assert metrics["dataset"] == "Mopt" and metrics["k_nn"] == 5
+    # same seed, same numbers; without a truth table the first draws are the same
+    again = sm.independence_tests(source, knn, TESTS_CFG, None, out, prepared)
+    assert again["splits"] == metrics["splits"] and "truth_cos_i" not in again
+    with pytest.raises(ParamError, match="local_tests.k_nn"):
+        sm.independence_tests(source, knn, replace(TESTS_CFG, k_nn=9), None, out, prepared)
+    with pytest.raises(InputError, match="lacks column"):
+        sm.truth_column(str(truth), "inclination", np.arange(60))
+    with pytest.raises(InputError, match="missing from the truth table"):
+        sm.truth_column(str(truth), "cos_i", np.arange(61))
+
+
+def test_catalogue_columns_name_the_key_and_refuse_a_stale_catalogue(tmp_path):
+    _, prepared = _scl_output(tmp_path)
+    values = sm.catalogue_columns(TESTS_CFG, prepared, np.arange(60))
+    assert set(values) == {"target", "query", "condition"} and values["query"].dtype == np.float64
+    with pytest.raises(StaleOutputError, match="rerun scl"):
+        sm.catalogue_columns(TESTS_CFG, prepared, np.arange(1, 61))
+    with pytest.raises(ParamError, match="local_tests.query"):
+        sm.catalogue_columns(replace(TESTS_CFG, query="expAB_x"), prepared, np.arange(60))
+
+
+def test_knn_needs_the_scl_output(tmp_path):
+    missing = layout.Estimator(tmp_path / "scl" / "Iopt", "scl@Iopt")
+    with pytest.raises(StaleOutputError, match="scl@Iopt"):
+        sm.latent_neighbours(missing, KnnConfig(k_max=2, chunk_size=4, workers=1), out=layout.knn("Iopt"))
 
 
 # ------------------------------------------------------------------------------ MI pairs
 
-def test_pair_datasets_and_missing_ones():
-    assert md.pair_datasets("Mopt-Ioptnorm") == ("Mopt", "Ioptnorm", "Mopt+Ioptnorm")
-    assert md.pair_datasets("Iopt_r-Iopt_ugiz") == ("Iopt_r", "Iopt_ugiz", "Iopt_r+Iopt_ugiz")
+def mi_cfg(**changes):
+    from galaxy_xai.config import read_params
+
+    params = read_params(Path(__file__).resolve().parents[1] / "params.yaml")
+    params["mi"] = {**params["mi"], **changes}
+    return mi_config.load(params)
+
+
+def test_pair_datasets_and_the_pairs_config_checks():
+    assert mi_config.pair_datasets("Mopt-Ioptnorm") == ("Mopt", "Ioptnorm", "Mopt+Ioptnorm")
+    assert mi_config.pair_datasets("Iopt_r-Iopt_ugiz") == ("Iopt_r", "Iopt_ugiz", "Iopt_r+Iopt_ugiz")
     for bad in ("Mopt", "Mopt-", "A-B-C"):
         with pytest.raises(ParamError, match="A-B"):
-            md.pair_datasets(bad)
-    missing = md.missing_datasets(["Mopt-Mir", "Iopt-Mir"], ["Mopt", "Mir", "Mopt+Mir", "Iopt"])
-    assert missing == {"Iopt-Mir": ["Iopt+Mir"]}
+            mi_cfg(pairs=[bad], datasets=["Mopt"])
+    with pytest.raises(ParamError, match=r"mi.datasets.*Iopt-Mir needs Iopt\+Mir"):
+        mi_cfg(pairs=["Mopt-Mir", "Iopt-Mir"], datasets=["Mopt", "Mir", "Mopt+Mir", "Iopt"])
 
 
 def _fake_estimate(root, name, ce, bins=8):
-    folder = root / name
-    folder.mkdir(parents=True)
-    (folder / "summary.json").write_text(json.dumps({"bins": bins, "y_min": 6.0, "y_max": 12.5,
-                                                     "splits": {"validation": {"cross_entropy": 1.0, "mean": {"sigma_mad": 0.1}}}}))
+    folder = layout.Estimator(root / name, f"mi_estimate@{name}")
+    folder.dir.mkdir(parents=True)
+    write_json(folder.summary, {"bins": bins, "y_min": 6.0, "y_max": 12.5,
+                                "splits": {"validation": {"cross_entropy": 1.0, "mean": {"sigma_mad": 0.1}}}})
     pd.DataFrame({"row": np.arange(len(ce)), "split": ["train", "validation"] * (len(ce) // 2),
-                  "target": np.linspace(9, 11, len(ce)), "cross_entropy": ce}).to_parquet(folder / "predictions.parquet")
+                  "target": np.linspace(9, 11, len(ce)), "cross_entropy": ce}).to_parquet(folder.predictions)
 
 
 def test_check_estimated_names_what_is_missing(tmp_path):
-    params = {"mi": {"pairs": ["Mopt-Mir"], "datasets": ["Mopt", "Mir"]}}
-    with pytest.raises(ParamError, match=r"mi.datasets.*Mopt-Mir needs Mopt\+Mir"):
-        md.check_estimated("Mopt-Mir", params, tmp_path)
-    params["mi"]["datasets"].append("Mopt+Mir")
+    cfg = mi_cfg(pairs=["Mopt-Mir"], datasets=["Mopt", "Mir", "Mopt+Mir"], bins=8)
+    estimate = lambda d: layout.Estimator(tmp_path / d, f"mi_estimate@{d}")  # noqa: E731
+    with pytest.raises(ParamError, match="mi.pairs"):
+        study_mi.check_estimated("Mopt-Iopt", cfg, estimate)
     _fake_estimate(tmp_path, "Mopt", np.ones(4))
     _fake_estimate(tmp_path, "Mir", np.ones(4))
-    with pytest.raises(ParamError, match=r"no estimate for Mopt\+Mir"):
-        md.check_estimated("Mopt-Mir", params, tmp_path)
+    with pytest.raises(StaleOutputError, match=r"no estimate for Mopt\+Mir; run the stage mi_estimate@Mopt\+Mir"):
+        study_mi.check_estimated("Mopt-Mir", cfg, estimate)
     _fake_estimate(tmp_path, "Mopt+Mir", np.ones(4))
-    assert md.check_estimated("Mopt-Mir", params, tmp_path) == ("Mopt", "Mir", "Mopt+Mir")
-    table, ces, summaries = md.load_estimates(("Mopt", "Mir", "Mopt+Mir"), tmp_path, 8, 6.0, 12.5)
+    names = study_mi.check_estimated("Mopt-Mir", cfg, estimate)
+    assert names == ("Mopt", "Mir", "Mopt+Mir")
+    table, ces, summaries = study_mi.load_estimates({n: estimate(n) for n in names}, 8, 6.0, 12.5)
     assert len(ces) == 3 and len(table) == 4
-    assert md.estimator_quality(summaries)["Mir"] == {"split": "validation", "cross_entropy": 1.0, "sigma_mad": 0.1}
-    with pytest.raises(ParamError, match="rerun mi_estimate"):
-        md.load_estimates(("Mopt", "Mir", "Mopt+Mir"), tmp_path, 520, 6.0, 12.5)
+    assert study_mi.estimator_quality(summaries)["Mir"] == {"split": "validation", "cross_entropy": 1.0,
+                                                            "sigma_mad": 0.1}
+    with pytest.raises(StaleOutputError, match="rerun mi_estimate"):
+        study_mi.load_estimates({n: estimate(n) for n in names}, 520, 6.0, 12.5)
+
+
+def test_decompose_pair_writes_components_and_summary(tmp_path):
+    cfg = mi_cfg(pairs=["Mopt-Mir"], datasets=["Mopt", "Mir", "Mopt+Mir"], bins=8)
+    estimate = lambda d: layout.Estimator(tmp_path / d, f"mi_estimate@{d}")  # noqa: E731
+    rng = np.random.default_rng(0)
+    for name in ("Mopt", "Mir", "Mopt+Mir"):
+        _fake_estimate(tmp_path, name, rng.uniform(0.5, 2.0, 40))
+    out = layout.Decomposition(tmp_path / "decompose" / "Mopt-Mir", "mi_decompose@Mopt-Mir")
+    metrics = study_mi.decompose_pair("Mopt-Mir", cfg, out, estimate)
+    assert metrics["inputs"] == {"input1": "Mopt", "input2": "Mir", "union": "Mopt+Mir"}
+    assert set(metrics["splits"]) == {"train", "validation"} and metrics["splits"]["train"]["n"] == 20
+    assert out.read_json("summary") == metrics
+    components = out.read_parquet("components")
+    assert list(components.columns[:3]) == ["row", "split", "prior_surprise"] and len(components) == 40
+    np.testing.assert_allclose(components["redundant"] + components["unique1"] + components["unique2"]
+                               + components["synergy"], components["mi12"], atol=1e-12)
 
 
 # ------------------------------------------------------------------------------ figures

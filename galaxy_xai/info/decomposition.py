@@ -10,30 +10,24 @@ from __future__ import annotations
 
 import numpy as np
 
+from galaxy_xai.info.binning import bin_edges, to_bin
 from galaxy_xai.io import is_null
 
 COMPONENTS = ("mi1", "mi2", "mi12", "redundant", "unique1", "unique2", "synergy")
 
 
-def bin_index(y, bins: int, y_min: float, y_max: float) -> np.ndarray:
-    """Bin of y among `bins` equal bins on [y_min, y_max], clipped into range as the SCL
-    one-hot labels are (values outside the range count in the edge bins)."""
-    if bins < 1 or not y_max > y_min:
-        raise ValueError(f"need bins >= 1 and y_max > y_min, got {bins}, [{y_min}, {y_max}]")
-    position = (np.asarray(y, dtype=np.float64) - y_min) / (y_max - y_min) * bins
-    return np.clip(np.floor(position), 0, bins - 1).astype(np.int64)
-
-
 def prior_surprise(y, bins: int, y_min: float, y_max: float) -> np.ndarray:
-    """−log P(bin of y) per galaxy (nats), P = histogram of y over all galaxies given.
+    """−log P(bin of y) per galaxy (nats), P = histogram of y over all galaxies given, binned as
+    the SCL labels are (`galaxy_xai.info.binning.to_bin`: outside the range, the edge bins).
 
     Null y (|y| ≥ 9000 or NaN) are left out of the histogram and get NaN.
     """
     y = np.asarray(y, dtype=np.float64)
+    edges = bin_edges(bins, y_min, y_max)
     known = ~is_null(y)
     if not known.any():
         return np.full(y.shape, np.nan)
-    index = bin_index(np.where(known, y, y_min), bins, y_min, y_max)
+    index = to_bin(np.where(known, y, y_min), edges)
     probability = np.bincount(index[known], minlength=bins) / known.sum()
     return np.where(known, -np.log(probability[index]), np.nan)
 

@@ -3,7 +3,7 @@
 Three parts:
 - inputs: `dataset_inputs(name, catalog_df, images)` turns a prepared stellar-mass catalogue
   (docs/prepared_layout.md) into the (main, additional) arrays of one named input set;
-- labels: log M* binned on [y_min, y_max], one-hot;
+- labels: log M* binned on [y_min, y_max] (`galaxy_xai.info.binning`, shared with the MI prior), one-hot;
 - `SCLModel`: encoder + decoder + estimator trained on two disjoint mini-batches per step
   (or encoder + estimator with cross-entropy only, `mi_only=True`), plus `infer` and metrics.
 
@@ -25,6 +25,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from galaxy_xai.info.binning import bin_centres, bin_edges, to_bin
 from galaxy_xai.io import is_null
 
 OPTICAL = ("u", "g", "r", "i", "z")
@@ -235,26 +236,6 @@ def dataset_inputs(name: str, catalog_df, images=None, stats: dict | None = None
 
 
 # --------------------------------------------------------------------------- labels
-
-def bin_edges(bins: int, y_min: float = 6.0, y_max: float = 12.5) -> np.ndarray:
-    return np.linspace(y_min, y_max, bins + 1)
-
-
-def bin_centres(edges: np.ndarray) -> np.ndarray:
-    return 0.5 * (edges[:-1] + edges[1:])
-
-
-def to_bin(y, edges: np.ndarray) -> np.ndarray:
-    """Bin index of each y; values outside [y_min, y_max] go to the first / last bin.
-
-    A null y (|y| >= 9000 or NaN) is an error, not an extreme value: drop such galaxies first.
-    """
-    y = np.asarray(y, dtype=np.float64)
-    if is_null(y).any():
-        raise ValueError(f"{int(is_null(y).sum())} null target values; drop them before binning")
-    index = np.floor((y - edges[0]) / (edges[1] - edges[0]))
-    return np.clip(index, 0, len(edges) - 2).astype(np.int64)
-
 
 def one_hot(index, bins: int) -> np.ndarray:
     out = np.zeros((len(index), bins), dtype=np.float32)

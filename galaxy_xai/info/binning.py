@@ -1,0 +1,34 @@
+"""The one binning of the target (log M*) shared by the SCL labels and the MI prior (SPEC §5, §7).
+
+The MI decomposition subtracts each estimator's cross-entropy −log p(bin of y) from the prior
+surprise −log P(bin of y): both must put every y in the same bin, so both use `to_bin`.
+Kept free of TensorFlow so that the decomposition stage stays light.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from galaxy_xai.io import is_null
+
+
+def bin_edges(bins: int, y_min: float = 6.0, y_max: float = 12.5) -> np.ndarray:
+    """`bins` equal bins on [y_min, y_max]: bins + 1 edges."""
+    if bins < 1 or not y_max > y_min:
+        raise ValueError(f"need bins >= 1 and y_max > y_min, got {bins}, [{y_min}, {y_max}]")
+    return np.linspace(y_min, y_max, bins + 1)
+
+
+def bin_centres(edges: np.ndarray) -> np.ndarray:
+    return 0.5 * (edges[:-1] + edges[1:])
+
+
+def to_bin(y, edges: np.ndarray) -> np.ndarray:
+    """Bin index of each y; values outside [y_min, y_max] go to the first / last bin.
+
+    A null y (|y| >= 9000 or NaN) is an error, not an extreme value: drop such galaxies first.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    if is_null(y).any():
+        raise ValueError(f"{int(is_null(y).sum())} null target values; drop them before binning")
+    index = np.floor((y - edges[0]) / (edges[1] - edges[0]))
+    return np.clip(index, 0, len(edges) - 2).astype(np.int64)
