@@ -50,6 +50,29 @@ CASES = [
     ("xai", "xai.pin", {"mode": "vgg19", "xinput": False, "corr_threshold": 0.5, "len_threshold": 10},
      "key 'xai.pin.mode' must be one of ['vgg16', 'resnet50v2', 'xception', 'averageheatmaps', 'averagemeasurements']"),
     ("xai", "xai.control.epoch", UNKNOWN, "unknown key 'xai.control.epoch'"),
+    # scl
+    ("scl", "scl.bins", 2.5, "key 'scl.bins' must be an integer >= 2, got 2.5"),
+    ("scl", "scl.lr_drop_fraction", 1.5, "key 'scl.lr_drop_fraction' must be a number in (0, 1], got 1.5"),
+    ("scl", "scl.iterations", {"photometry": 3000}, "key 'scl.iterations' must be a mapping with exactly the keys ['photometry', 'image']"),
+    ("scl", "scl.e", -1, "key 'scl.e' must be null or an integer >= 0, got -1"),
+    ("scl", "scl.epochs", 7, "key 'scl.epochs' (7) must divide scl.iterations.photometry (3000)"),
+    ("scl", "scl.y_max", 5.0, "key 'scl.y_max' must exceed scl.y_min (6.0), got 5.0"),
+    ("scl", "scl.coef_recon", UNKNOWN, "unknown key 'scl.coef_recon'"),
+    # mi
+    ("mi", "mi.batch_size.image", 0, "key 'mi.batch_size.image' must be an integer >= 1, got 0"),
+    ("mi", "mi.prior_smoothing", "wide", "key 'mi.prior_smoothing' must be null or a number >= 0, got 'wide'"),
+    ("mi", "mi.p_hi", 0.05, "key 'mi.p_hi' must exceed mi.p_lo (0.1), got 0.05"),
+    ("mi", "mi.pairs", ["Mopt-Zspec"], "key 'mi.datasets' must list every input set the pairs use: Mopt-Zspec needs Zspec, Mopt+Zspec"),
+    ("mi", "mi.pair", UNKNOWN, "unknown key 'mi.pair'"),
+    # knn
+    ("knn", "knn.k_max", "100", "key 'knn.k_max' must be an integer >= 1, got '100'"),
+    ("knn", "knn.workers", -1, "key 'knn.workers' must be an integer >= 0, got -1"),
+    ("knn", "knn.kmax", UNKNOWN, "unknown key 'knn.kmax'"),
+    # local_tests
+    ("local_tests", "local_tests.weights", "yes", "key 'local_tests.weights' must be true or false, got 'yes'"),
+    ("local_tests", "local_tests.k_nn", 3, "key 'local_tests.k_nn' must be an integer >= 4, got 3"),
+    ("local_tests", "local_tests.truth_query", 5, "key 'local_tests.truth_query' must be null or a string, got 5"),
+    ("local_tests", "local_tests.condtion", UNKNOWN, "unknown key 'local_tests.condtion'"),
 ]
 
 
