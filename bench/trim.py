@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from galaxy_xai.models.morphology import build_model  # noqa: E402
-from galaxy_xai.xai import trim  # noqa: E402
+from galaxy_xai.models.morphology import build_model
+from galaxy_xai.xai import trim
 
 OUTPUT = 20  # Class3.1, the bar answer
 

@@ -3,6 +3,7 @@ import keras
 import numpy as np
 import pytest
 
+from galaxy_xai.domain import TRIM_METHODS
 from galaxy_xai.xai import trim
 
 SHAPES = [(16, 16), (15, 12), (9, 20)]
@@ -101,7 +102,7 @@ def test_zero_baseline_integrated_gradients_sum_to_f_x_minus_f_0():
     assert np.abs(gxi.sum(1) - delta).max() > 0.05 * np.abs(delta).max()
 
 
-@pytest.mark.parametrize("method", trim.METHODS)
+@pytest.mark.parametrize("method", TRIM_METHODS)
 def test_scores_do_not_depend_on_batching(method):
     x = _images(n=4, seed=3)
     model = _nonlinear_model(x.shape[1:])
@@ -112,7 +113,7 @@ def test_scores_do_not_depend_on_batching(method):
     np.testing.assert_allclose(small, large, rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.parametrize("method", trim.METHODS)
+@pytest.mark.parametrize("method", TRIM_METHODS)
 def test_linear_model_on_one_band_ranks_it_first(method):
     masks = trim.radial_band_masks(16, 16, 6)
     target = 3
@@ -157,7 +158,7 @@ def test_simulated_label_follows_target_band_power():
 def test_validate_methods_smoke():
     # One tiny dataset: the trained CNN must beat chance and every method must find the band.
     result = trim.validate_methods(n_datasets=1, n_images=400, size=12, n_bands=3,
-                                   methods=trim.METHODS, epochs=5, seed=0, n_explain=20, steps=4)
+                                   methods=TRIM_METHODS, epochs=5, seed=0, n_explain=20, steps=4)
     (record,) = result["datasets"]
     assert 0 <= record["target_band"] < 3 and record["accuracy"] > 0.6
     assert len(record["curve_mean_abs"]["knockout"]) == 3

@@ -32,7 +32,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-METHODS = ("integrated_gradients", "integrated_gradients_zero", "knockout", "gradient_x_input")
+from galaxy_xai.domain import TRIM_METHODS
 
 
 # ----------------------------------------------------------------------------- bands and FFT
@@ -180,8 +180,8 @@ def band_importance(model, images, output_index: int, masks, method: str,
     `steps` is the number of α values for the IG methods; `batch_size` caps the model batch.
     Images are processed in chunks sized so one chunk's path points fill about one batch.
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
+    if method not in TRIM_METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {TRIM_METHODS}")
     images = tf.convert_to_tensor(images, tf.float32)
     n_bands = int(np.shape(masks)[0])
     per_image = {"integrated_gradients": n_bands * steps, "integrated_gradients_zero": steps,
