@@ -73,6 +73,19 @@ CASES = [
     ("local_tests", "local_tests.k_nn", 3, "key 'local_tests.k_nn' must be an integer >= 4, got 3"),
     ("local_tests", "local_tests.truth_query", 5, "key 'local_tests.truth_query' must be null or a string, got 5"),
     ("local_tests", "local_tests.condtion", UNKNOWN, "unknown key 'local_tests.condtion'"),
+    # trim
+    ("trim", "trim.n_images", "64", "key 'trim.n_images' must be an integer >= 1, got '64'"),
+    ("trim", "trim.n_bands", 1, "key 'trim.n_bands' must be an integer >= 2, got 1"),
+    ("trim", "trim.min_prediction_ratio", 1.5, "key 'trim.min_prediction_ratio' must be a number in [0, 1], got 1.5"),
+    ("trim", "trim.output", "Class12.1", "key 'trim.output' must be a vote column such as Class3.1, got 'Class12.1'"),
+    ("trim", "trim.methods", ["knockout", "lime"],
+     "key 'trim.methods' must be a non-empty list of distinct items, each one of ['integrated_gradients', "),
+    ("trim", "trim.n_image", UNKNOWN, "unknown key 'trim.n_image'"),
+    ("trim", "trim.validate", 20, "key 'trim.validate' must be a mapping of ['n_datasets', "),
+    ("trim", "trim.validate.n_images", 5.0, "key 'trim.validate.n_images' must be an integer >= 10, got 5.0"),
+    ("trim", "trim.validate.amplitude_sigma", 0, "key 'trim.validate.amplitude_sigma' must be a number > 0, got 0"),
+    ("trim", "trim.validate.aggregate", "median", "key 'trim.validate.aggregate' must be one of ['mean_abs', 'mean'], got 'median'"),
+    ("trim", "trim.validate.n_dataset", UNKNOWN, "unknown key 'trim.validate.n_dataset'"),
 ]
 
 
