@@ -1,8 +1,8 @@
 """Morphology CNNs of the saliency study (SPEC §2): Galaxy Zoo vote fractions from images.
 
 Three `keras.applications` backbones with every ReLU replaced by swish and a sigmoid head
-(vote fractions lie in [0, 1]). Inputs are images scaled to [0, 1] (the stage divides uint8
-pixels by 255), as in the original study; no ImageNet-specific preprocessing is applied, so
+(vote fractions lie in [0, 1]). Inputs are images scaled to [0, 1] (galaxy_xai.layout.PIXEL_SCALE,
+applied by models.training.image_batches), as in the original study; no ImageNet-specific preprocessing is applied, so
 with `weights="imagenet"` the backbone is fine-tuned from a slightly shifted input range.
 """
 from __future__ import annotations
@@ -11,9 +11,10 @@ import keras
 import numpy as np
 from keras import layers
 
-from galaxy_xai.params import LR_SCHEDULES
+from galaxy_xai.domain import BACKBONES, LR_SCHEDULES
 
-BACKBONES = {
+# The keras.applications constructor of each backbone (galaxy_xai.domain.BACKBONES).
+APPLICATIONS = {
     "vgg16": keras.applications.VGG16,
     "resnet50v2": keras.applications.ResNet50V2,
     "xception": keras.applications.Xception,
@@ -60,9 +61,9 @@ def swish_backbone(name, input_shape, weights=None, bn_momentum=None):
     the ~120 steps of a short run, so validation (which uses them) sat at or above the mean
     while training RMSE fell (measured: ResNet50V2 train 0.09, validation 0.19); 0.9 forgets
     the start within ~50 steps."""
-    if name not in BACKBONES:
-        raise ValueError(f"unknown backbone {name!r}; expected one of {sorted(BACKBONES)}")
-    original = BACKBONES[name](include_top=False, weights=weights, input_shape=input_shape)
+    if name not in APPLICATIONS:
+        raise ValueError(f"unknown backbone {name!r}; expected one of {list(BACKBONES)}")
+    original = APPLICATIONS[name](include_top=False, weights=weights, input_shape=input_shape)
     inputs = keras.Input(shape=input_shape, name="image")
     backbone = keras.models.clone_model(
         original, input_tensors=inputs, clone_function=lambda layer: _swish_instead_of_relu(layer, weights is None, bn_momentum)
@@ -97,6 +98,14 @@ def build_model(name, input_shape, n_outputs, weights=None, output_mean=None, bn
         bias = keras.initializers.Constant(np.log(p / (1 - p)))
     outputs = layers.Dense(n_outputs, activation="sigmoid", bias_initializer=bias, name="predictions")(x)
     return keras.Model(backbone.input, outputs, name=name)
+
+
+def build_regressor(shape, weights=None, bn_momentum=None):
+    """The bar-length control (SPEC §3): Xception (swish) → global average pool → one linear
+    output, since a length is not a probability."""
+    backbone = swish_backbone("xception", shape, weights, bn_momentum)
+    x = layers.GlobalAveragePooling2D()(backbone.output)
+    return keras.Model(backbone.input, layers.Dense(1, name="length")(x), name="control")
 
 
 def learning_rate(lr, decay=0.0, schedule="constant", total_steps=None):
@@ -174,3 +183,11 @@ def augmentation(
     if not pipeline.layers:
         pipeline.add(layers.Identity(name="no_augmentation"))  # an empty Sequential can't build
     return pipeline
+
+
+def configured_augmentation(aug, seed):
+    """`augmentation` from the `data.augmentation` params (galaxy_xai.config.data.Augmentation)."""
+    return augmentation(rotation_range=aug.rotation_range, width_shift_range=aug.width_shift_range,
+                        height_shift_range=aug.height_shift_range, horizontal_flip=aug.horizontal_flip,
+                        vertical_flip=aug.vertical_flip, brightness_delta=aug.brightness_range,
+                        fill_mode=aug.fill_mode, seed=seed)

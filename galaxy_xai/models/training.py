@@ -11,11 +11,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from galaxy_xai.layout import PIXEL_SCALE
 
-def image_batches(images, rows, targets, batch_size, shuffle=False, seed=0, augment=None, scale=1 / 255.0, repeat=False):
+
+def image_batches(images, rows, targets, batch_size, shuffle=False, seed=0, augment=None, scale=PIXEL_SCALE, repeat=False):
     """A tf.data pipeline of (image, target) batches from a memmap `images[rows]`.
 
-    `targets` is aligned with `rows` (or None for inference). Shuffling reshuffles the row order
+    `targets` is aligned with `rows` (or None for inference). Pixels are multiplied by `scale`
+    (uint8 -> [0, 1] by default: galaxy_xai.layout.PIXEL_SCALE). Shuffling reshuffles the row order
     every epoch from a seeded generator, so a rerun sees the same batches.
     """
     rows = np.asarray(rows)
@@ -48,7 +51,7 @@ def image_batches(images, rows, targets, batch_size, shuffle=False, seed=0, augm
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def predict_rows(model, images, rows, batch_size, scale=1 / 255.0, verbose=0) -> np.ndarray:
+def predict_rows(model, images, rows, batch_size, scale=PIXEL_SCALE, verbose=0) -> np.ndarray:
     """Model outputs for `images[rows]`, streamed in batches (order kept)."""
     ds = image_batches(images, rows, None, batch_size, scale=scale)
     return model.predict(ds, verbose=verbose)

@@ -1,0 +1,1 @@
+"""Study logic of the stages: what each stage does, as functions the tests call directly."""

@@ -1,0 +1,465 @@
+"""The bar-length study (SPEC §3): heatmaps, the validation grid, the test and the control's scores.
+
+Units, kept exactly as the catalogue does it: the human length is `hoyle = length_scaled × PETROR90_R`
+and the heatmap length is `measured = length in original-image pixels × PETROR90_R`. The two differ
+by the (unknown to the model) pixel scale, so RMSE is reported after a linear calibration
+`hoyle ≈ a·measured + b` fitted on the validation part and applied unchanged to the test part;
+Pearson r needs no calibration.
+
+Both lengths carry PETROR90_R, so in arcsec a length that knows nothing of the bar still
+correlates with the truth through galaxy size alone. Each r is therefore also given per R90
+(`length_scaled` and the map length in units of R90, size divided out), next to the `r90_only`
+baseline: R90 itself as the length estimate. The measurement itself is galaxy_xai.xai.bar_length.
+"""
+from __future__ import annotations
+
+import itertools
+import logging
+from collections import Counter
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from galaxy_xai import layout, stats
+from galaxy_xai.domain import BACKBONES, BAR_MODES, VOTE_COLUMNS
+from galaxy_xai.errors import StaleOutputError
+from galaxy_xai.io import atomic_path, write_json
+from galaxy_xai.models.morphology import build_regressor, compile_model, configured_augmentation
+from galaxy_xai.models.training import image_batches, predict_rows, set_seeds
+from galaxy_xai.xai.bar_length import OK, measure_bar_lengths, to_catalogue_units, to_original_pixels
+from galaxy_xai.xai.smoothgrad import iter_smoothgrad
+
+log = logging.getLogger(__name__)
+# uint8 -> [0, 1] by dividing by 255 (= 1 / PIXEL_SCALE exactly), as the committed heatmaps and grey
+# images were made: multiplying by PIXEL_SCALE differs in the last bit for half the uint8 values.
+PIXEL_DIVISOR = 1 / layout.PIXEL_SCALE
+
+
+# --------------------------------------------------------------------------- heatmaps
+
+def bar_heatmaps(model, prepared: layout.Prepared, xai, seed: int, out: layout.Heatmaps) -> None:
+    """SmoothGrad maps of the output `xai.output` for the bar-catalogue galaxies (the first
+    `xai.max_galaxies` by objid), float16 [n, H, W] in out.heatmaps, their objid and row in out.index."""
+    bars = prepared.read_bars()
+    if xai.max_galaxies is not None:
+        bars = bars.iloc[: xai.max_galaxies]  # bars.parquet is sorted by objid: a fixed subset
+    images = prepared.read_images("bar_images")
+    log.info("SmoothGrad of %s for %d bar galaxies, %d samples, noise %.2f", xai.output, len(bars),
+             xai.smooth_samples, xai.smooth_noise)
+    stream = (np.asarray(images[r], dtype=np.float32) / PIXEL_DIVISOR for r in bars["row"])
+    maps = np.zeros((len(bars), *images.shape[1:3]), dtype=np.float16)
+    done = 0
+    chunks = iter_smoothgrad(model, stream, VOTE_COLUMNS.index(xai.output), xai.smooth_samples, xai.smooth_noise,
+                             xai.batch_size, seed=seed)
+    with tqdm(total=len(bars), desc="smoothgrad", unit="map", mininterval=2.0) as progress:
+        for chunk in chunks:
+            maps[done : done + len(chunk)] = chunk
+            done += len(chunk)
+            progress.update(len(chunk))
+    with atomic_path(out.dir) as tmp:
+        tmp.mkdir()
+        new = out.at(tmp)
+        np.save(new.heatmaps, maps)
+        bars[["objid", "row"]].to_parquet(new.index, index=False)
+
+
+def load_heatmaps(heatmaps=layout.heatmaps):
+    """The three models' maps aligned on one objid index; `heatmaps(model)` gives each folder."""
+    maps, index = {}, None
+    for m in BACKBONES:
+        folder = heatmaps(m)
+        idx = folder.read_parquet("index")
+        if index is not None and not idx["objid"].equals(index["objid"]):
+            raise StaleOutputError(f"{folder.index}: galaxies differ from the other models' heatmaps; "
+                                   f"rerun the heatmaps stages")
+        index = idx
+        maps[m] = folder.read_npy("heatmaps")
+    return maps, index
+
+
+# --------------------------------------------------------------------------- inputs
+
+def hoyle(bars: pd.DataFrame) -> np.ndarray:
+    """The catalogue (human) bar length in the catalogue's units: length_scaled × PETROR90_R."""
+    return bars["length_scaled"].to_numpy() * bars["PETROR90_R"].to_numpy()
+
+
+def bar_table(index, prepared: layout.Prepared) -> pd.DataFrame:
+    """The bar catalogue rows of the heatmaps' galaxies, in the heatmaps' order."""
+    return prepared.read_bars().set_index("objid").loc[index["objid"]].reset_index()
+
+
+def true_lengths(truth_path, objids):
+    """True projected bar lengths in the catalogue's units (arcsec), or None for real data."""
+    truth = layout.read_truth(truth_path, ["objid", "bar_length_arcsec"])
+    if truth is None:
+        return None
+    return truth.set_index("objid")["bar_length_arcsec"].reindex(objids).to_numpy()
+
+
+def split_bars(n: int, validation_split: float, seed: int) -> np.ndarray:
+    """'validation' / 'test' label per bar-catalogue galaxy (seeded)."""
+    order = np.random.default_rng(seed).permutation(n)
+    split = np.full(n, "test", dtype=object)
+    split[order[: int(round(validation_split * n))]] = "validation"
+    return split
+
+
+def grey(images_uint8: np.ndarray) -> np.ndarray:
+    """Grey-scale [0, 1] images, the `xinput` multiplier."""
+    return images_uint8.astype(np.float32).mean(axis=-1) / PIXEL_DIVISOR
+
+
+@dataclass
+class BarData:
+    """What the search and the test share: the maps, their bar-catalogue rows, grey images, split."""
+
+    maps: dict
+    bars: pd.DataFrame
+    grey: np.ndarray
+    split: np.ndarray
+
+    @property
+    def map_width(self) -> int:
+        return self.maps[BACKBONES[0]].shape[-1]
+
+    @property
+    def validation(self) -> np.ndarray:
+        return self.split == "validation"
+
+    @property
+    def test(self) -> np.ndarray:
+        return self.split == "test"
+
+
+def load_bar_data(prepared: layout.Prepared, validation_split: float, seed: int, heatmaps=layout.heatmaps) -> BarData:
+    maps, index = load_heatmaps(heatmaps)
+    bars = bar_table(index, prepared)
+    images = prepared.read_images("bar_images")
+    return BarData(maps, bars, grey(np.asarray(images[bars["row"].to_numpy()])),
+                   split_bars(len(bars), validation_split, seed))
+
+
+# --------------------------------------------------------------------------- measuring a mode
+
+def mode_heatmaps(heatmaps: dict, mode: str, xinput: bool, grey_images) -> list:
+    """The maps one mode measures: one set per model, or the mean of the three (renormalised)."""
+    def prep(maps):
+        maps = maps.astype(np.float32)
+        if xinput:
+            maps = maps * grey_images
+        return maps
+
+    if mode in heatmaps:  # one model's maps (or any other single set, e.g. the image itself)
+        return [prep(heatmaps[mode])]
+    if mode == "averageheatmaps":
+        mean = np.mean([heatmaps[m].astype(np.float32) for m in BACKBONES], axis=0)
+        return [prep(_renormalise(mean))]
+    return [prep(heatmaps[m]) for m in BACKBONES]  # averagemeasurements: measure each, then average
+
+
+def _renormalise(maps):
+    lo = maps.min(axis=(1, 2), keepdims=True)
+    hi = maps.max(axis=(1, 2), keepdims=True)
+    return (maps - lo) / np.where(hi > lo, hi - lo, 1.0)
+
+
+def measure_mode(map_sets: list, corr_threshold, len_threshold):
+    """Lengths in map pixels (mean over sets for averagemeasurements) and a flag per galaxy."""
+    results = [measure_bar_lengths(maps, corr_threshold, len_threshold) for maps in map_sets]
+    lengths = np.mean([r[0] for r in results], axis=0)  # NaN if any model's map failed
+    flags = results[0][1].copy()
+    for _, f in results[1:]:
+        flags = np.where(flags == OK, f, flags)
+    return lengths, flags
+
+
+def in_catalogue_units(lengths_map_px, bars: pd.DataFrame, map_width: int) -> np.ndarray:
+    orig = to_original_pixels(lengths_map_px, bars["orig_width"].to_numpy(), map_width)
+    return to_catalogue_units(orig, bars["PETROR90_R"].to_numpy())
+
+
+# --------------------------------------------------------------------------- scores
+
+def agreement(measured, reference) -> dict:
+    """Pearson r over galaxies where both are finite (None if undefined), and their number."""
+    ok = np.isfinite(measured) & np.isfinite(reference)
+    return {"pearson_r": stats.pearson_r(measured, reference), "n": int(ok.sum())}
+
+
+def per_r90(lengths, r90) -> np.ndarray:
+    """Lengths in units of the galaxy's Petrosian R90, i.e. with galaxy size divided out."""
+    return np.asarray(lengths, dtype=np.float64) / np.asarray(r90, dtype=np.float64)
+
+
+def r_per_r90(measured, reference, r90):
+    """Pearson r of two lengths with galaxy size divided out (None where undefined, e.g. R90 itself)."""
+    return agreement(per_r90(measured, r90), per_r90(reference, r90))["pearson_r"]
+
+
+def references(catalogue, truth) -> dict:
+    """The lengths every estimate is scored against: the catalogue's and, if simulated, the true ones."""
+    return {"vs_catalogue": catalogue, **({"vs_truth": truth} if truth is not None else {})}
+
+
+def similarity_to_mean_map(maps) -> float:
+    """Median Pearson r between each galaxy's map and the mean map of all galaxies.
+
+    Near 1, the maps are the model's generic pattern rather than this galaxy's bar: whatever
+    length is measured on them then follows galaxy size (through PETROR90_R), not the bar.
+    """
+    flat = np.asarray(maps, dtype=np.float64).reshape(len(maps), -1)
+    mean = np.broadcast_to(flat.mean(axis=0), flat.shape)
+    return float(np.nanmedian(stats.pearson_rows(flat, mean)))
+
+
+def paired_r_difference(reference, a, b, n_bootstrap: int, seed: int) -> dict:
+    """r(a, reference) − r(b, reference) on the same galaxies, with a paired bootstrap.
+
+    Two length estimates of the same galaxies are correlated, so their r's cannot be compared
+    as independent samples: each bootstrap draw resamples galaxies once for both. Returns the
+    difference, its 95 % percentile interval and the share of draws in which a beats b.
+    """
+    reference, a, b = (np.asarray(v, dtype=np.float64) for v in (reference, a, b))
+    ok = np.isfinite(reference) & np.isfinite(a) & np.isfinite(b)
+    n = int(ok.sum())
+    if n < 3:
+        return {"difference": None, "n": n}
+    reference, a, b = reference[ok], a[ok], b[ok]
+    rows = np.random.default_rng(seed).integers(0, n, size=(n_bootstrap, n))
+    draws = stats.pearson_rows(a[rows], reference[rows]) - stats.pearson_rows(b[rows], reference[rows])
+    draws = draws[np.isfinite(draws)]  # a draw of one repeated galaxy has no r
+    lo, hi = np.percentile(draws, [2.5, 97.5])
+    difference = stats.pearson_rows(a, reference) - stats.pearson_rows(b, reference)
+    return {"difference": float(difference), "ci95": [float(lo), float(hi)],
+            "p_first_better": float(np.mean(draws > 0)), "n": n}
+
+
+def calibrate(measured, reference):
+    """Least-squares line reference ≈ a·measured + b over finite pairs (None if too few)."""
+    ok = np.isfinite(measured) & np.isfinite(reference)
+    if ok.sum() < 3 or np.std(measured[ok]) == 0:
+        return None
+    a, b = np.polyfit(measured[ok], reference[ok], 1)
+    return float(a), float(b)
+
+
+def calibrated_rmse(measured, reference, line) -> float | None:
+    ok = np.isfinite(measured) & np.isfinite(reference)
+    if line is None or not ok.any():
+        return None
+    a, b = line
+    return float(np.sqrt(np.mean((a * measured[ok] + b - reference[ok]) ** 2)))
+
+
+def evaluate(lengths_val, lengths_test, ref_val, ref_test, r90_test) -> dict:
+    """Test r and calibrated RMSE (line fitted on validation), and r per R90 (None for R90 itself)."""
+    line = calibrate(lengths_val, ref_val)
+    return {**agreement(lengths_test, ref_test), "rmse": calibrated_rmse(lengths_test, ref_test, line),
+            "pearson_r_per_r90": r_per_r90(lengths_test, ref_test, r90_test)}
+
+
+# --------------------------------------------------------------------------- the validation grid
+
+def grid_search(heatmaps, bars, grey_images, map_width, corr_thresholds, len_thresholds, xinputs, modes=BAR_MODES):
+    """Every cell (mode, xinput, corr_threshold, len_threshold) scored on the given bars."""
+    catalogue = hoyle(bars)
+    rows = []
+    for mode, xinput in itertools.product(modes, xinputs):
+        sets = mode_heatmaps(heatmaps, mode, xinput, grey_images)
+        for ct, lt in itertools.product(corr_thresholds, len_thresholds):
+            lengths, flags = measure_mode(sets, ct, lt)
+            measured = in_catalogue_units(lengths, bars, map_width)
+            line = calibrate(measured, catalogue)
+            rows.append({"mode": mode, "xinput": xinput, "corr_threshold": ct, "len_threshold": lt,
+                         **agreement(measured, catalogue), "rmse": calibrated_rmse(measured, catalogue, line),
+                         "n_flagged": int((flags != OK).sum()), "measured_fraction": float(np.mean(flags == OK))})
+    return pd.DataFrame(rows)
+
+
+def best_cells(table: pd.DataFrame, min_measured: float = 0.0) -> pd.DataFrame:
+    """Per (mode, xinput) the cell with the highest Pearson r (ties: lower RMSE) among the cells that
+    measure at least `min_measured` of the bars: otherwise a cell whose mask is empty on half the
+    bars can win on the easy half (measured: r 0.82 on 27 of 60 validation bars, 0.66 on test)."""
+    eligible = table[table["measured_fraction"] >= min_measured]
+    ranked = eligible.dropna(subset=["pearson_r"]).sort_values(["pearson_r", "rmse"], ascending=[False, True], kind="stable")
+    return ranked.groupby(["mode", "xinput"], sort=False).head(1).reset_index(drop=True)
+
+
+def search(data: BarData, xai) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """The grid (`xai.corr_thresholds` × `len_thresholds` × `xinput` per mode) on the validation bars;
+    the best cell per mode and xinput; the chosen cell (the best of all)."""
+    val = data.validation
+    log.info("grid over %d cells × %d modes on %d validation bars",
+             len(xai.corr_thresholds) * len(xai.len_thresholds) * len(xai.xinput), len(BAR_MODES), val.sum())
+    table = grid_search({m: v[val] for m, v in data.maps.items()}, data.bars[val].reset_index(drop=True), data.grey[val],
+                        data.map_width, list(xai.corr_thresholds), list(xai.len_thresholds), list(xai.xinput))
+    best = best_cells(table, xai.min_measured)
+    if best.empty:  # e.g. a handful of bars: keep going with the first cell, and say so
+        log.warning("no cell gave a defined Pearson r on %.0f%% or more of the %d validation bars (xai.min_measured); "
+                    "using the first cell", 100 * xai.min_measured, val.sum())
+        best = table.head(1)
+    chosen = best.iloc[0].to_dict()
+    log.info("chosen cell: %s", chosen)
+    return table, best, chosen
+
+
+def write_search(out: layout.BarSearch, table, best, chosen) -> None:
+    for name, frame in (("search", table), ("best_cells", best)):
+        with atomic_path(getattr(out, name)) as tmp:
+            frame.to_csv(tmp, index=False)
+    write_json(out.chosen, chosen)
+
+
+# --------------------------------------------------------------------------- the test
+
+def image_only(grey_images, bars, validation, map_width, corr_thresholds, len_thresholds, min_measured=0.0):
+    """The grey image itself measured as if it were a heatmap, thresholds chosen on `validation`.
+
+    A model-free baseline: what the mask procedure finds in the light distribution alone. A heatmap
+    mode (or its `xinput` variant) that does no better has added nothing of the model's.
+    Returns the chosen cell and every galaxy's length in map pixels and flag.
+    """
+    image = _renormalise(np.asarray(grey_images, dtype=np.float32))
+    table = grid_search({"image": image[validation]}, bars[validation].reset_index(drop=True), None,
+                        map_width, corr_thresholds, len_thresholds, [False], modes=("image",))
+    best = best_cells(table, min_measured)
+    if best.empty:
+        return None, np.full(len(bars), np.nan), np.full(len(bars), "no_cell", dtype=object)
+    cell = {"corr_threshold": float(best.loc[0, "corr_threshold"]), "len_threshold": int(best.loc[0, "len_threshold"])}
+    lengths, flags = measure_mode([image], cell["corr_threshold"], cell["len_threshold"])
+    return cell, lengths, flags
+
+
+def _key(cell) -> str:
+    return f"{cell['mode']}{'_xinput' if cell['xinput'] else ''}"
+
+
+def _is(cell, chosen) -> bool:
+    return (all(str(cell[k]) == str(chosen[k]) for k in ("mode", "xinput", "corr_threshold"))
+            and int(cell["len_threshold"]) == int(chosen["len_threshold"]))
+
+
+def bar_test(data: BarData, xai, truth_path, searched: layout.BarSearch) -> tuple[dict, pd.DataFrame]:
+    """Each mode's best validation cell (and `xai.pin`) applied to the test bars.
+
+    Returns the metrics (per mode and xinput: r and calibrated RMSE against the catalogue and, for
+    simulated data, the truth, r also per R90; the `r90_only` and `image_only` baselines; how alike
+    each model's maps are; the chosen cell; flagged maps) and the chosen cell's per-galaxy lengths.
+    """
+    bars, val, test, map_width = data.bars, data.validation, data.test, data.map_width
+    catalogue, truth = hoyle(bars), true_lengths(truth_path, bars["objid"])
+    cells = pd.read_csv(searched.need("best_cells"))
+    pin = asdict(xai.pin) if xai.pin is not None else None
+    chosen = pin or searched.read_json("chosen")
+    if pin:
+        cells = pd.concat([cells, pd.DataFrame([pin])], ignore_index=True)
+    r90 = bars["PETROR90_R"].to_numpy(np.float64)
+    refs = references(catalogue, truth)
+
+    def score(lengths):
+        return {name: evaluate(lengths[val], lengths[test], ref[val], ref[test], r90[test]) for name, ref in refs.items()}
+
+    metrics, per_galaxy, flag_counts = {}, None, Counter()
+    for cell in cells.to_dict("records"):
+        sets = mode_heatmaps(data.maps, cell["mode"], bool(cell["xinput"]), data.grey)
+        lengths, flags = measure_mode(sets, cell["corr_threshold"], int(cell["len_threshold"]))
+        measured = in_catalogue_units(lengths, bars, map_width)
+        metrics[_key(cell)] = {"corr_threshold": cell["corr_threshold"], "len_threshold": int(cell["len_threshold"]),
+                               **score(measured), "flags": dict(Counter(flags[test]))}
+        flag_counts.update({f"{_key(cell)}:{f}": int(c) for f, c in Counter(flags).items() if f != OK})
+        if _is(cell, chosen):
+            per_galaxy = pd.DataFrame({"objid": bars["objid"], "split": data.split, "length_map_px": lengths,
+                                       "measured": measured, "hoyle": catalogue,
+                                       "true": truth if truth is not None else np.nan, "flag": flags, "PETROR90_R": r90})
+    if flag_counts:
+        log.warning("flagged heatmaps (no length measured): %s", dict(flag_counts))
+    chosen_key = _key(chosen)
+    r90_only = score(r90)
+    image_cell, image_lengths, image_flags = image_only(data.grey, bars, val, map_width, list(xai.corr_thresholds),
+                                                        list(xai.len_thresholds), xai.min_measured)
+    image_metrics = {**(image_cell or {}), **score(in_catalogue_units(image_lengths, bars, map_width)),
+                     "flags": dict(Counter(image_flags[test]))}
+    log.info("chosen %s: test r vs catalogue %s (per R90 %s), vs truth %s; R90 alone: r vs catalogue %s", chosen_key,
+             metrics[chosen_key]["vs_catalogue"].get("pearson_r"), metrics[chosen_key]["vs_catalogue"]["pearson_r_per_r90"],
+             metrics[chosen_key].get("vs_truth", {}).get("pearson_r"), r90_only["vs_catalogue"]["pearson_r"])
+    similarity = {m: similarity_to_mean_map(v) for m, v in data.maps.items()}
+    return {"modes": metrics, "r90_only": r90_only, "image_only": image_metrics, "map_similarity_to_mean": similarity,
+            "chosen": chosen_key, "chosen_cell": chosen, "n_validation": int(val.sum()), "n_test": int(test.sum()),
+            "flagged": dict(flag_counts)}, per_galaxy
+
+
+def write_lengths(path, lengths: pd.DataFrame) -> None:
+    with atomic_path(path) as tmp:
+        lengths.to_csv(tmp, index=False)
+
+
+# --------------------------------------------------------------------------- the control
+
+def control(prepared: layout.Prepared, tested: layout.BarTest, data, train, model_cfg, cfg, out: layout.Control) -> dict:
+    """Xception regressing the catalogue bar length directly from the GZ2 images: trained on every
+    bar galaxy but the heatmap lengths' test galaxies (with xai.max_galaxies null, the heatmaps'
+    validation half: the paper's set-up) and scored on those, like for like. Writes out.model and
+    out.lengths; returns the metrics. `cfg`: the `xai.control` params."""
+    seed = data.random_seed
+    set_seeds(seed)
+    bars, images = prepared.read_bars(), prepared.read_images("bar_images")
+    heatmap = heatmap_test_lengths(tested)
+    is_tested = bars["objid"].isin(heatmap.index).to_numpy()
+    fit, test = bars[~is_tested], bars[is_tested]
+    log.info("control: Xception on %d bar galaxies, tested on %d, %d epochs", len(fit), len(test), cfg.epochs)
+    model = build_regressor(data.image_shape, model_cfg.weights, train.bn_momentum)
+    ds = image_batches(images, fit["row"], fit[["length_scaled"]], train.batch_size, shuffle=True, seed=seed,
+                       augment=configured_augmentation(data.augmentation, seed))
+    # The morphology CNNs' learning-rate schedule, so the control is trained as well as they are.
+    compile_model(model, cfg.lr, jit_compile=train.jit_compile["xception"], schedule=train.optimizer.schedule,
+                  total_steps=cfg.epochs * len(ds))
+    model.fit(ds, epochs=cfg.epochs, verbose=1)  # a progress bar: epochs take minutes on a CPU
+    predicted = predict_rows(model, images, test["row"], train.batch_size)[:, 0]
+    metrics, lengths = control_scores(test, predicted, heatmap, data.truth, cfg.n_bootstrap, seed)
+    with atomic_path(out.dir) as tmp:
+        tmp.mkdir()
+        new = out.at(tmp)
+        model.save(new.model)
+        lengths.to_csv(new.lengths, index=False)
+    return metrics
+
+
+def heatmap_test_lengths(tested: layout.BarTest) -> pd.DataFrame:
+    """The heatmap lengths of the test galaxies (chosen cell): the control is scored on exactly these."""
+    lengths = pd.read_csv(tested.need("lengths"))
+    if not {"objid", "split", "measured"} <= set(lengths.columns):
+        raise StaleOutputError(f"{tested.lengths}: expected columns objid, split and measured; rerun barlength_test")
+    return lengths[lengths["split"] == "test"].set_index("objid")
+
+
+def heatmap_minus_control(heatmap, control, catalogue, truth, r90, n_bootstrap, seed) -> dict:
+    """Paired bootstrap of r(heatmap) − r(control) against the catalogue and the truth, in arcsec
+    and per R90 (galaxy size divided out, which both estimates otherwise share for free)."""
+    out = {}
+    for name, ref in references(catalogue, truth).items():
+        out[name] = paired_r_difference(ref, heatmap, control, n_bootstrap, seed)
+        out[name]["per_r90"] = paired_r_difference(per_r90(ref, r90), per_r90(heatmap, r90), per_r90(control, r90),
+                                                   n_bootstrap, seed)
+    return out
+
+
+def scores(measured, reference, r90) -> dict:
+    """Pearson r and raw RMSE (the control predicts in the catalogue's units), and r per R90."""
+    return {**agreement(measured, reference), "rmse": stats.rmse(reference, measured),
+            "pearson_r_per_r90": r_per_r90(measured, reference, r90)}
+
+
+def control_scores(test: pd.DataFrame, predicted_scaled, heatmap: pd.DataFrame, truth_path, n_bootstrap, seed):
+    """The control's metrics on the `test` bars (its predicted length_scaled) and its lengths table."""
+    r90 = test["PETROR90_R"].to_numpy(np.float64)
+    measured = predicted_scaled * r90
+    catalogue = hoyle(test)
+    truth = true_lengths(truth_path, test["objid"])
+    metrics = {name: scores(measured, ref, r90) for name, ref in references(catalogue, truth).items()}
+    # Is the heatmap length (the chosen cell, as barlength_test reports it) better than the control?
+    metrics["heatmap_minus_control"] = heatmap_minus_control(
+        heatmap.loc[test["objid"], "measured"].to_numpy(), measured, catalogue, truth, r90, n_bootstrap, seed)
+    return metrics, pd.DataFrame({"objid": test["objid"], "measured": measured, "hoyle": catalogue})
