@@ -86,6 +86,23 @@ CASES = [
     ("trim", "trim.validate.amplitude_sigma", 0, "key 'trim.validate.amplitude_sigma' must be a number > 0, got 0"),
     ("trim", "trim.validate.aggregate", "median", "key 'trim.validate.aggregate' must be one of ['mean_abs', 'mean'], got 'median'"),
     ("trim", "trim.validate.n_dataset", UNKNOWN, "unknown key 'trim.validate.n_dataset'"),
+    # sfnet
+    ("sfnet", "sfnet.crop", "48", "key 'sfnet.crop' must be an integer >= 32, got '48'"),
+    ("sfnet", "sfnet.crop", 16, "key 'sfnet.crop' must be an integer >= 32, got 16"),
+    ("sfnet", "sfnet.standardise", "yes", "key 'sfnet.standardise' must be true or false, got 'yes'"),
+    ("sfnet", "sfnet.trainable_from", "stage9", "key 'sfnet.trainable_from' must be one of ['stem', 'stage1', "),
+    ("sfnet", "sfnet.compare_targets", ["metallicity", "oxygen"],
+     "key 'sfnet.compare_targets' must be a non-empty list of distinct items, each one of ['metallicity', 'lines']"),
+    ("sfnet", "sfnet.k_list", [4, 4], "key 'sfnet.k_list' must be a non-empty list of distinct items, each an integer in [1, 512]"),
+    ("sfnet", "sfnet.n_top_galaxies", 10, "key 'sfnet.n_top_galaxies' must be an integer in [1, 9], got 10"),
+    ("sfnet", "sfnet.lr", 0, "key 'sfnet.lr' must be a number > 0, got 0"),
+    ("sfnet", "sfnet.xgboost", {"n_estimator": 5}, "key 'sfnet.xgboost' must be a mapping with some of the keys ['n_estimators', "),
+    ("sfnet", "sfnet.xgboost.max_depth", 0, "key 'sfnet.xgboost.max_depth' must be a number > 0, got 0"),
+    ("sfnet", "sfnet.epocs", UNKNOWN, "unknown key 'sfnet.epocs'"),
+    # train.k (the SFNet's k, in the train group: `dvc exp run -S train.k=4`)
+    ("train", "train.k", 4.5, "key 'train.k' must be an integer in [1, 512], got 4.5"),
+    ("train", "train.k", 513, "key 'train.k' must be an integer in [1, 512], got 513"),
+    ("train", "train.kk", UNKNOWN, "unknown key 'train.kk'"),
 ]
 
 

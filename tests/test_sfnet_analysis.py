@@ -229,6 +229,14 @@ def test_load_target_data_and_save_trained_write_the_stage_files(tmp_path):
         load_target_data(layout.Prepared(tmp_path), "oxygen", CFG)
 
 
+def test_scratch_sfnets_need_epochs_and_xgboost_gets_integer_counts():
+    params = read_params(Path(__file__).resolve().parents[1] / "params.yaml")
+    params["sfnet"].update(init="scratch", epochs=0)
+    with pytest.raises(ParamError, match="'sfnet.epochs' must be positive when sfnet.init is 'scratch'"):
+        sfnet_config.load(params)
+    assert all(isinstance(CFG.xgboost_kwargs[k], int) for k in ("n_estimators", "max_depth") if k in CFG.xgboost)
+
+
 # ---- the studies -----------------------------------------------------------------------------
 
 def _table(tmp_path, rng, n=80, columns=("log_N2", "log_Ha", "log_O3", "log_Hb")):
