@@ -1,9 +1,15 @@
 """The bar-length study around the measurement: splits, modes, calibration, cell choice, inputs."""
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from galaxy_xai.xai import bar_study as bs
+from galaxy_xai import layout
+from galaxy_xai.config import xai as xai_config
+from galaxy_xai.domain import BACKBONES
+from galaxy_xai.errors import StaleOutputError
+from galaxy_xai.studies import bars as bs
 from galaxy_xai.xai.bar_length import OK
 
 
@@ -16,7 +22,7 @@ def test_split_is_seeded_and_sized():
 
 def test_averageheatmaps_is_the_renormalised_mean_and_xinput_multiplies():
     rng = np.random.default_rng(0)
-    maps = {m: rng.random((2, 5, 5)).astype(np.float16) for m in bs.SINGLE}
+    maps = {m: rng.random((2, 5, 5)).astype(np.float16) for m in BACKBONES}
     grey = rng.random((2, 5, 5)).astype(np.float32)
     (mean,) = bs.mode_heatmaps(maps, "averageheatmaps", False, grey)
     assert mean.min(axis=(1, 2)) == pytest.approx([0, 0]) and mean.max(axis=(1, 2)) == pytest.approx([1, 1])
@@ -44,6 +50,7 @@ def test_calibration_recovers_a_line_and_scores_it():
     assert bs.calibrated_rmse(measured, reference + 1, line) == pytest.approx(1.0)
     assert bs.calibrate(np.ones(5), reference) is None  # constant lengths give no line
     assert bs.agreement(measured, -reference) == {"pearson_r": pytest.approx(-1.0), "n": 4}
+    assert bs.agreement(np.ones(5), reference) == {"pearson_r": None, "n": 4}  # constant: no r, not NaN
 
 
 def test_best_cell_has_the_highest_r_then_the_lowest_rmse():
@@ -67,12 +74,12 @@ def test_a_cell_that_measures_too_few_bars_is_not_chosen():
 
 
 def test_heatmaps_of_different_galaxies_are_refused(tmp_path):
-    for i, m in enumerate(bs.SINGLE):
+    for i, m in enumerate(BACKBONES):
         (tmp_path / m).mkdir()
         pd.DataFrame({"objid": [1, 2 + (m == "xception")]}).to_parquet(tmp_path / m / "index.parquet")
         np.save(tmp_path / m / "heatmaps.npy", np.zeros((2, 4, 4), np.float16))
-    with pytest.raises(ValueError, match="xception/index.parquet"):
-        bs.load_heatmaps(tmp_path)
+    with pytest.raises(StaleOutputError, match="xception/index.parquet"):
+        bs.load_heatmaps(lambda m: layout.Heatmaps(tmp_path / m))
 
 
 def test_true_lengths_follow_the_asked_ids_and_are_none_for_real_data(tmp_path):
@@ -107,22 +114,19 @@ def test_paired_r_difference_of_one_estimate_with_itself_is_exactly_zero():
 
 def test_size_alone_correlates_in_arcsec_but_not_per_r90():
     """A length that is only galaxy size scores well in arcsec and nothing once size is divided out."""
-    import stages.barlength_test as bt
-    import stages.control as ctl
-
     rng = np.random.default_rng(3)
     r90 = rng.uniform(5, 20, 400)
     true_scaled = rng.uniform(0.3, 1.0, 400)
     truth = true_scaled * r90
     size_only = 0.7 * r90 * rng.normal(1, 0.02, 400)  # knows nothing of the bar
     half = np.arange(400) < 200
-    got = bt.evaluate(size_only[half], size_only[~half], truth[half], truth[~half], r90[~half])
+    got = bs.evaluate(size_only[half], size_only[~half], truth[half], truth[~half], r90[~half])
     assert got["pearson_r"] > 0.6 and abs(got["pearson_r_per_r90"]) < 0.2
-    assert bt.evaluate(r90[half], r90[~half], truth[half], truth[~half], r90[~half])["pearson_r_per_r90"] is None
+    assert bs.evaluate(r90[half], r90[~half], truth[half], truth[~half], r90[~half])["pearson_r_per_r90"] is None
     # The control's scores and the paired difference say the same per R90.
     bar_aware = (true_scaled + rng.normal(0, 0.05, 400)) * r90
-    assert ctl.scores(bar_aware, truth, r90)["pearson_r_per_r90"] > 0.9
-    paired = ctl.heatmap_minus_control(bar_aware, size_only, truth, None, r90, 200, 0)
+    assert bs.scores(bar_aware, truth, r90)["pearson_r_per_r90"] > 0.9
+    paired = bs.heatmap_minus_control(bar_aware, size_only, truth, None, r90, 200, 0)
     assert set(paired) == {"vs_catalogue"}
     assert paired["vs_catalogue"]["per_r90"]["difference"] > 0.7 > paired["vs_catalogue"]["difference"]
     assert np.allclose(bs.per_r90(truth, r90), true_scaled)
@@ -177,3 +181,60 @@ def test_image_only_measures_a_bar_that_dominates_the_light_and_not_a_round_blob
     cell, blob_lengths, flags = bs.image_only(blobs, bars, validation, size, [0.5], [3])
     # the same round blob everywhere: one length for all, no r, so no cell and no lengths (flagged)
     assert cell is None and np.isnan(blob_lengths).all() and (flags == "no_cell").all()
+
+
+def test_hoyle_is_length_scaled_times_r90():
+    bars = pd.DataFrame({"length_scaled": [0.5, 0.25], "PETROR90_R": [10.0, 4.0]})
+    np.testing.assert_array_equal(bs.hoyle(bars), [5.0, 1.0])
+
+
+def _bar_data(n=40, size=32, seed=0):
+    """Maps with one bright bar each (half-length known), three 'models' of different noise."""
+    rng = np.random.default_rng(seed)
+    half = rng.uniform(3, 12, n)
+    base = np.zeros((n, size, size), np.float32)
+    for i in range(n):
+        t = np.linspace(-half[i], half[i], 100)
+        base[i, (16 + t / np.sqrt(2)).astype(int), (16 + t / np.sqrt(2)).astype(int)] = 1.0
+    maps = {m: np.clip(base + rng.uniform(0, 0.3 + 0.1 * k, base.shape), 0, 1).astype(np.float16)
+            for k, m in enumerate(BACKBONES)}
+    r90 = rng.uniform(5, 15, n)
+    bars = pd.DataFrame({"objid": np.arange(n) + 100, "row": np.arange(n), "length_scaled": 2 * half / size / r90 * 10,
+                         "PETROR90_R": r90, "orig_width": size})
+    return bs.BarData(maps, bars, np.ones((n, size, size), np.float32), bs.split_bars(n, 0.5, seed))
+
+
+def test_search_then_test_score_the_chosen_cell_on_the_test_bars(repo_params, tmp_path):
+    xai = replace(xai_config.load(repo_params),
+                  corr_thresholds=(0.5, 0.8), len_thresholds=(3, 10), xinput=(False,), min_measured=0.5)
+    data = _bar_data()
+    table, best, chosen = bs.search(data, xai)
+    assert len(table) == 4 * 5 and set(best["mode"]) <= set(table["mode"])
+    assert chosen["pearson_r"] == best["pearson_r"].max()
+    searched = layout.BarSearch(tmp_path / "search")
+    bs.write_search(searched, table, best, chosen)
+    metrics, lengths = bs.bar_test(data, xai, None, searched)
+    assert metrics["chosen"] == chosen["mode"] and metrics["n_test"] == (data.split == "test").sum()
+    assert set(metrics) >= {"modes", "r90_only", "image_only", "map_similarity_to_mean", "chosen_cell", "flagged"}
+    assert "vs_truth" not in metrics["modes"][metrics["chosen"]]  # real data: no truth
+    assert metrics["modes"][metrics["chosen"]]["vs_catalogue"]["pearson_r"] > 0.5
+    assert list(lengths.columns) == ["objid", "split", "length_map_px", "measured", "hoyle", "true", "flag", "PETROR90_R"]
+    np.testing.assert_allclose(lengths["hoyle"], bs.hoyle(data.bars))
+
+
+def test_control_scores_compare_with_the_heatmap_lengths_of_the_same_galaxies(tmp_path):
+    rng = np.random.default_rng(5)
+    test = pd.DataFrame({"objid": [3, 1, 2, 4, 5, 6], "length_scaled": rng.uniform(0.2, 1, 6), "PETROR90_R": rng.uniform(5, 9, 6)})
+    tested = layout.BarTest(tmp_path)
+    hoyle = bs.hoyle(test)
+    pd.DataFrame({"objid": [1, 2, 3, 4, 5, 6, 7], "split": ["test"] * 6 + ["validation"],
+                  "measured": [*hoyle[[1, 2, 0, 3, 4, 5]] * 1.1, 0.0]}).to_csv(tested.lengths, index=False)
+    heatmap = bs.heatmap_test_lengths(tested)
+    assert list(heatmap.index) == [1, 2, 3, 4, 5, 6]
+    metrics, lengths = bs.control_scores(test, test["length_scaled"].to_numpy(), heatmap, None, 200, 0)
+    assert metrics["vs_catalogue"]["rmse"] == 0 and metrics["vs_catalogue"]["pearson_r"] == pytest.approx(1)
+    assert metrics["heatmap_minus_control"]["vs_catalogue"]["difference"] == pytest.approx(0, abs=1e-12)
+    np.testing.assert_allclose(lengths["hoyle"], hoyle)
+    pd.DataFrame({"objid": [1]}).to_csv(tested.lengths, index=False)
+    with pytest.raises(StaleOutputError, match="rerun barlength_test"):
+        bs.heatmap_test_lengths(tested)

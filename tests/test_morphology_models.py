@@ -1,15 +1,16 @@
 """Morphology CNNs: heads, swish everywhere, training, saving, optimiser and augmentation."""
-from pathlib import Path
+import copy
 
 import numpy as np
 import pytest
 import keras
 from keras import layers
 
+from galaxy_xai.config import data as data_config, train as train_config
+from galaxy_xai.errors import ParamError
 from galaxy_xai.models import morphology
-from galaxy_xai.io import ParamError, load_params
-from galaxy_xai.models.morphology import augmentation, build_model, compile_model, learning_rate
-from galaxy_xai.params import lr_schedule, training_settings
+from galaxy_xai.models.morphology import (augmentation, build_model, build_regressor, compile_model,
+                                          configured_augmentation, learning_rate)
 from galaxy_xai.models.training import Throughput, image_batches, set_seeds
 
 N_OUT = 37
@@ -56,7 +57,7 @@ def test_output_is_n_sigmoid_vote_fractions(models, name):
 
 @pytest.mark.parametrize("name", list(SHAPES))
 def test_every_relu_became_swish(models, name):
-    original = morphology.BACKBONES[name](include_top=False, weights=None, input_shape=SHAPES[name])
+    original = morphology.APPLICATIONS[name](include_top=False, weights=None, input_shape=SHAPES[name])
     n_relu = len(relu_layers(original))
     assert n_relu > 0
     assert relu_layers(models[name]) == []
@@ -166,27 +167,35 @@ def test_schedule_settings_are_checked():
         learning_rate(0.01, schedule="step")
     with pytest.raises(ValueError, match="needs total_steps and decay 0"):
         learning_rate(0.01, decay=0.1, schedule="cosine", total_steps=10)
-    params = {"train": {"optimizer": {"lr": 0.01, "decay": 0.1, "schedule": "cosine"}}}
-    with pytest.raises(ParamError, match="'train.optimizer.decay' must be 0 when train.optimizer.schedule is cosine"):
-        lr_schedule(params)
-    params["train"]["optimizer"]["schedule"] = "linear"
-    with pytest.raises(ParamError, match="'train.optimizer.schedule' must be constant or cosine"):
-        lr_schedule(params)
-    params["train"]["optimizer"].update(schedule="cosine", decay=0.0)
-    assert lr_schedule(params) == "cosine"
 
 
-def test_epochs_are_read_per_backbone():
+def test_epochs_are_read_per_backbone(repo_params):
     # VGG16 (no batch norm, random weights) needs more epochs than the others; the others keep theirs.
-    params = load_params(str(Path(__file__).resolve().parents[1] / "params.yaml"))
+    params = copy.deepcopy(repo_params)
     params["train"]["epochs"] = {"vgg16": 7, "resnet50v2": 3, "xception": 2}
-    assert [training_settings(params, n)["epochs"] for n in ("vgg16", "resnet50v2", "xception")] == [7, 3, 2]
-    params["train"]["epochs"] = 6  # the old single count names the key it now needs
-    with pytest.raises(ParamError, match="missing key 'train.epochs.vgg16'"):
-        training_settings(params, "vgg16")
-    params["train"]["epochs"] = {"vgg16": 0}
-    with pytest.raises(ParamError, match="'train.epochs.vgg16' must be a positive integer"):
-        training_settings(params, "vgg16")
+    assert train_config.load(params).epochs == {"vgg16": 7, "resnet50v2": 3, "xception": 2}
+    params["train"]["epochs"] = 6  # the old single count names the keys it now needs
+    with pytest.raises(ParamError, match="'train.epochs' must be a mapping with exactly the keys"):
+        train_config.load(params)
+
+
+def test_the_control_regressor_predicts_one_unbounded_length():
+    keras.utils.set_random_seed(0)
+    model = build_regressor((72, 72, 3), bn_momentum=0.9)
+    assert model.output.shape[-1] == 1 and model.layers[-1].activation is keras.activations.linear
+    assert relu_layers(model) == []
+    assert all(l.momentum == 0.9 for l in model.layers if isinstance(l, layers.BatchNormalization))
+
+
+def test_configured_augmentation_follows_the_data_params(repo_params):
+    aug = data_config.load(repo_params).augmentation
+    pipeline = configured_augmentation(aug, seed=3)
+    assert [l.name for l in pipeline.layers] == ["rotation", "flip", "shift", "brightness"]
+    x = images((16, 16, 3), n=2)
+    np.testing.assert_array_equal(pipeline(x, training=True), augmentation(
+        rotation_range=aug.rotation_range, width_shift_range=aug.width_shift_range,
+        height_shift_range=aug.height_shift_range, horizontal_flip=True, vertical_flip=True,
+        brightness_delta=aug.brightness_range, fill_mode=aug.fill_mode, seed=3)(x, training=True))
 
 
 def test_unknown_backbone_is_refused():
