@@ -10,13 +10,11 @@ import math
 import sys
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from galaxy_xai.xai.bar_length import measure_bar_length  # noqa: E402
+from galaxy_xai.xai.bar_length import measure_bar_length
 
 
 def reference_measure_bar_length(heatmap, corr_threshold, len_threshold) -> float:

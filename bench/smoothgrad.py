@@ -9,7 +9,6 @@ from __future__ import annotations
 import sys
 import time
 import warnings
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -17,8 +16,7 @@ from tf_keras_vis.saliency import Saliency
 from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
 from tf_keras_vis.utils.scores import CategoricalScore
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from galaxy_xai.xai.smoothgrad import smoothgrad  # noqa: E402
+from galaxy_xai.xai.smoothgrad import smoothgrad
 
 
 def small_cnn(size, units, seed=0):

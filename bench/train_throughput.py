@@ -9,20 +9,16 @@ params should pick. On a shared 2-core machine the numbers vary with the other l
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
+import keras
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+from galaxy_xai.domain import VOTE_COLUMNS
+from galaxy_xai.models.morphology import build_model, compile_model
+from galaxy_xai.models.sfnet import build_sfnet, compile_sfnet
 
-import keras  # noqa: E402
-
-from galaxy_xai.models.morphology import build_model, compile_model  # noqa: E402
-from galaxy_xai.models.sfnet import build_sfnet, compile_sfnet  # noqa: E402
-
-GZ_OUTPUTS = 37  # Galaxy Zoo vote columns
+GZ_OUTPUTS = len(VOTE_COLUMNS)
 SFNET_OUTPUTS = 4  # the four log line fluxes
 SFNET_K = 4  # the paper's default k
 
