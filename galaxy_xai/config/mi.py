@@ -24,7 +24,7 @@ class MiConfig(EstimatorConfig):
         super().check(source)
         for pair in self.pairs:
             if pair.count("-") != 1 or not all(pair.split("-")):
-                raise ParamError(f"{source}: key 'mi.pairs' must list pairs written 'A-B' (e.g. Mopt-Ioptnorm), "
+                raise ParamError(f"{source}: key 'mi.pairs' must list pairs written 'A-B' (such as Mopt-Ioptnorm), "
                                  f"got {pair!r}")
             lacking = [d for d in pair_datasets(pair) if d not in self.datasets]
             if lacking:
