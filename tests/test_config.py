@@ -97,7 +97,8 @@ CASES = [
     ("sfnet", "sfnet.n_top_galaxies", 10, "key 'sfnet.n_top_galaxies' must be an integer in [1, 9], got 10"),
     ("sfnet", "sfnet.lr", 0, "key 'sfnet.lr' must be a number > 0, got 0"),
     ("sfnet", "sfnet.xgboost", {"n_estimator": 5}, "key 'sfnet.xgboost' must be a mapping with some of the keys ['n_estimators', "),
-    ("sfnet", "sfnet.xgboost.max_depth", 0, "key 'sfnet.xgboost.max_depth' must be a number > 0, got 0"),
+    ("sfnet", "sfnet.xgboost.max_depth", 0, "key 'sfnet.xgboost.max_depth' must be an integer >= 1, got 0"),
+    ("sfnet", "sfnet.xgboost.max_depth", 4.5, "key 'sfnet.xgboost.max_depth' must be an integer >= 1, got 4.5"),
     ("sfnet", "sfnet.epocs", UNKNOWN, "unknown key 'sfnet.epocs'"),
     # train.k (the SFNet's k, in the train group: `dvc exp run -S train.k=4`)
     ("train", "train.k", 4.5, "key 'train.k' must be an integer in [1, 512], got 4.5"),

@@ -234,7 +234,7 @@ def test_scratch_sfnets_need_epochs_and_xgboost_gets_integer_counts():
     params["sfnet"].update(init="scratch", epochs=0)
     with pytest.raises(ParamError, match="'sfnet.epochs' must be positive when sfnet.init is 'scratch'"):
         sfnet_config.load(params)
-    assert all(isinstance(CFG.xgboost_kwargs[k], int) for k in ("n_estimators", "max_depth") if k in CFG.xgboost)
+    assert all(isinstance(CFG.xgboost[k], int) for k in ("n_estimators", "max_depth") if k in CFG.xgboost)
 
 
 # ---- the studies -----------------------------------------------------------------------------

@@ -158,6 +158,20 @@ class MapOf(Rule):
         return {k: self.value(v[k], f"{key}.{k}", source) for k in self.keys if k in v}
 
 
+class Options(Rule):
+    """A mapping of optional keys, each with its own rule (e.g. a library's keyword arguments)."""
+
+    def __init__(self, rules: dict):
+        self.rules = dict(rules)
+        self.what = f"a mapping with some of the keys {list(self.rules)}"
+
+    def ok(self, v):
+        return isinstance(v, dict) and set(v) <= set(self.rules)
+
+    def convert(self, v, key, source):
+        return {k: self.rules[k](x, f"{key}.{k}", source) for k, x in v.items()}
+
+
 class Section(Rule):
     """A nested group: a mapping built into the dataclass `cls` by the same rules."""
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from galaxy_xai.config import PARAMS, Bool, Int, ListOf, MapOf, Number, Text, key, load as _load
+from galaxy_xai.config import PARAMS, Bool, Int, ListOf, Number, Options, Text, key, load as _load
 from galaxy_xai.domain import SFNET_BLOCKS, SFNET_TARGETS
 from galaxy_xai.errors import ParamError
 
-XGBOOST_KEYS = ("n_estimators", "max_depth", "learning_rate", "subsample", "colsample_bytree", "min_child_weight",
-                "reg_lambda")
 POSITIVE = Number(0, lo_open=True)
+SHARE = Number(0, 1, lo_open=True)
+XGBOOST = {"n_estimators": Int(1), "max_depth": Int(1), "learning_rate": POSITIVE, "subsample": SHARE,
+           "colsample_bytree": SHARE, "min_child_weight": Number(0), "reg_lambda": Number(0)}
 
 
 @dataclass(frozen=True)
@@ -35,17 +36,11 @@ class SfnetConfig:
     n_top_galaxies: int = key(Int(1, 9), "top-activating galaxies shown per feature (3x3 grid)")
     svm_c: float = key(POSITIVE, "linear SVM regularisation C")
     ridge_alpha: float = key(POSITIVE, "ridge alpha, dense features -> SFNet features")
-    xgboost: dict = key(MapOf(XGBOOST_KEYS, Number(0, lo_open=True), exact=False), "XGBoost settings")
+    xgboost: dict = key(Options(XGBOOST), "XGBoost keyword arguments")
 
     def check(self, source):
         if self.init == "scratch" and self.epochs == 0:
             raise ParamError(f"{source}: key 'sfnet.epochs' must be positive when sfnet.init is 'scratch', got 0")
-
-    @property
-    def xgboost_kwargs(self) -> dict:
-        """XGBoost keyword arguments (the integer-valued ones as integers)."""
-        ints = ("n_estimators", "max_depth")
-        return {k: int(v) if k in ints else v for k, v in self.xgboost.items()}
 
 
 def load(params: dict, source: str = PARAMS) -> SfnetConfig:

@@ -9,6 +9,7 @@ import pandas as pd
 
 from galaxy_xai import layout, runtime
 from galaxy_xai.data.images import centre_crop
+from galaxy_xai.data.lines import bpt_ratios
 from galaxy_xai.domain import BACKBONES, VOTE_COLUMNS
 from galaxy_xai.plots import common
 from galaxy_xai.plots import mi as mi_plots
@@ -73,7 +74,7 @@ def sfnet_figures(sfnet, out: Path) -> None:
         record = features.read_json(f"record_{target}")
         fig = np.load(features.need(f"figure_{target}"))
         cat = catalog.reindex(fig["objID"])
-        bpt_x, bpt_y = sf.bpt_ratios(cat["log_N2"], cat["log_Ha"], cat["log_O3"], cat["log_Hb"])
+        bpt_x, bpt_y = bpt_ratios(cat["log_N2"], cat["log_Ha"], cat["log_O3"], cat["log_Hb"])
         scaled = sf.scale_activations(fig["acts"], fig["scale"])
         names, firsts = record["names"], []
         for j, name, rows in zip(fig["top"], names, fig["top_rows"]):

@@ -215,7 +215,7 @@ def dense_baselines(cfg: SfnetConfig, dense: ModelFolder) -> dict:
     y_train, y_val = table["targets"][train], table["targets"][val]
     # One single-output booster per line (xgboost's joint multi-output trees were ~20x slower here),
     # one thread (more only contend on this 2-core machine).
-    xgb = dict(cfg.xgboost_kwargs, random_state=cfg.seed, n_jobs=1)
+    xgb = dict(cfg.xgboost, random_state=cfg.seed, n_jobs=1)
     return {
         "dense": rmse(y_val, table["predictions"][val]),
         "pca": sf.pca_topk_rmse(x_train, y_train, x_val, y_val, cfg.k_list),
