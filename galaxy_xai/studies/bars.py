@@ -32,9 +32,6 @@ from galaxy_xai.xai.bar_length import OK, measure_bar_lengths, to_catalogue_unit
 from galaxy_xai.xai.smoothgrad import iter_smoothgrad
 
 log = logging.getLogger(__name__)
-# uint8 -> [0, 1] by dividing by 255 (= 1 / PIXEL_SCALE exactly), as the committed heatmaps and grey
-# images were made: multiplying by PIXEL_SCALE differs in the last bit for half the uint8 values.
-PIXEL_DIVISOR = 1 / layout.PIXEL_SCALE
 
 
 # --------------------------------------------------------------------------- heatmaps
@@ -48,7 +45,7 @@ def bar_heatmaps(model, prepared: layout.Prepared, xai, seed: int, out: layout.H
     images = prepared.read_images("bar_images")
     log.info("SmoothGrad of %s for %d bar galaxies, %d samples, noise %.2f", xai.output, len(bars),
              xai.smooth_samples, xai.smooth_noise)
-    stream = (np.asarray(images[r], dtype=np.float32) / PIXEL_DIVISOR for r in bars["row"])
+    stream = (layout.unit_images(images[r]) for r in bars["row"])
     maps = np.zeros((len(bars), *images.shape[1:3]), dtype=np.float16)
     done = 0
     chunks = iter_smoothgrad(model, stream, VOTE_COLUMNS.index(xai.output), xai.smooth_samples, xai.smooth_noise,
@@ -109,7 +106,7 @@ def split_bars(n: int, validation_split: float, seed: int) -> np.ndarray:
 
 def grey(images_uint8: np.ndarray) -> np.ndarray:
     """Grey-scale [0, 1] images, the `xinput` multiplier."""
-    return images_uint8.astype(np.float32).mean(axis=-1) / PIXEL_DIVISOR
+    return layout.unit_images(images_uint8).mean(axis=-1)
 
 
 @dataclass
