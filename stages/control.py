@@ -6,7 +6,7 @@ Outputs: out/control/ (model.keras, lengths.csv), out/metrics/control.json.
 from galaxy_xai import layout, runtime
 from galaxy_xai.config import data as data_config, model as model_config, read_params, train as train_config
 from galaxy_xai.config import xai as xai_config
-from galaxy_xai.studies.bars import control
+from galaxy_xai.studies.control import control
 
 log = runtime.logger("control")
 

@@ -6,8 +6,7 @@ import keras
 
 from galaxy_xai import layout, runtime
 from galaxy_xai.config import data as data_config, read_params, xai as xai_config
-from galaxy_xai.studies.bars import bar_heatmaps
-from galaxy_xai.studies.morphology import backbone_name
+from galaxy_xai.studies.morphology import backbone_name, bar_heatmaps
 
 
 def main(name: str) -> None:

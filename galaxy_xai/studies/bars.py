@@ -1,4 +1,4 @@
-"""The bar-length study (SPEC §3): heatmaps, the validation grid, the test and the control's scores.
+"""The bar-length study (SPEC §3): the heatmaps' bar lengths, the validation grid, the test and the control's scores.
 
 Units, kept exactly as the catalogue does it: the human length is `hoyle = length_scaled × PETROR90_R`
 and the heatmap length is `measured = length in original-image pixels × PETROR90_R`. The two differ
@@ -20,47 +20,17 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from galaxy_xai import layout, stats
-from galaxy_xai.domain import BACKBONES, BAR_MODES, VOTE_COLUMNS
+from galaxy_xai.domain import BACKBONES, BAR_MODES
 from galaxy_xai.errors import StaleOutputError
 from galaxy_xai.io import atomic_path, write_json
-from galaxy_xai.models.morphology import build_regressor, compile_model, configured_augmentation
-from galaxy_xai.models.training import image_batches, predict_rows, set_seeds
 from galaxy_xai.xai.bar_length import OK, measure_bar_lengths, to_catalogue_units, to_original_pixels
-from galaxy_xai.xai.smoothgrad import iter_smoothgrad
 
 log = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------- heatmaps
-
-def bar_heatmaps(model, prepared: layout.Prepared, xai, seed: int, out: layout.Heatmaps) -> None:
-    """SmoothGrad maps of the output `xai.output` for the bar-catalogue galaxies (the first
-    `xai.max_galaxies` by objid), float16 [n, H, W] in out.heatmaps, their objid and row in out.index."""
-    bars = prepared.read_bars()
-    if xai.max_galaxies is not None:
-        bars = bars.iloc[: xai.max_galaxies]  # bars.parquet is sorted by objid: a fixed subset
-    images = prepared.read_images("bar_images")
-    log.info("SmoothGrad of %s for %d bar galaxies, %d samples, noise %.2f", xai.output, len(bars),
-             xai.smooth_samples, xai.smooth_noise)
-    stream = (layout.unit_images(images[r]) for r in bars["row"])
-    maps = np.zeros((len(bars), *images.shape[1:3]), dtype=np.float16)
-    done = 0
-    chunks = iter_smoothgrad(model, stream, VOTE_COLUMNS.index(xai.output), xai.smooth_samples, xai.smooth_noise,
-                             xai.batch_size, seed=seed)
-    with tqdm(total=len(bars), desc="smoothgrad", unit="map", mininterval=2.0) as progress:
-        for chunk in chunks:
-            maps[done : done + len(chunk)] = chunk
-            done += len(chunk)
-            progress.update(len(chunk))
-    with atomic_path(out.dir) as tmp:
-        tmp.mkdir()
-        new = out.at(tmp)
-        np.save(new.heatmaps, maps)
-        bars[["objid", "row"]].to_parquet(new.index, index=False)
-
 
 def load_heatmaps(heatmaps=layout.heatmaps):
     """The three models' maps aligned on one objid index; `heatmaps(model)` gives each folder."""
@@ -393,36 +363,7 @@ def write_lengths(path, lengths: pd.DataFrame) -> None:
         lengths.to_csv(tmp, index=False)
 
 
-# --------------------------------------------------------------------------- the control
-
-def control(prepared: layout.Prepared, tested: layout.BarTest, data, train, model_cfg, cfg, out: layout.Control) -> dict:
-    """Xception regressing the catalogue bar length directly from the GZ2 images: trained on every
-    bar galaxy but the heatmap lengths' test galaxies (with xai.max_galaxies null, the heatmaps'
-    validation half: the paper's set-up) and scored on those, like for like. Writes out.model and
-    out.lengths; returns the metrics. `cfg`: the `xai.control` params."""
-    seed = data.random_seed
-    set_seeds(seed)
-    bars, images = prepared.read_bars(), prepared.read_images("bar_images")
-    heatmap = heatmap_test_lengths(tested)
-    is_tested = bars["objid"].isin(heatmap.index).to_numpy()
-    fit, test = bars[~is_tested], bars[is_tested]
-    log.info("control: Xception on %d bar galaxies, tested on %d, %d epochs", len(fit), len(test), cfg.epochs)
-    model = build_regressor(data.image_shape, model_cfg.weights, train.bn_momentum)
-    ds = image_batches(images, fit["row"], fit[["length_scaled"]], train.batch_size, shuffle=True, seed=seed,
-                       augment=configured_augmentation(data.augmentation, seed))
-    # The morphology CNNs' learning-rate schedule, so the control is trained as well as they are.
-    compile_model(model, cfg.lr, jit_compile=train.jit_compile["xception"], schedule=train.optimizer.schedule,
-                  total_steps=cfg.epochs * len(ds))
-    model.fit(ds, epochs=cfg.epochs, verbose=1)  # a progress bar: epochs take minutes on a CPU
-    predicted = predict_rows(model, images, test["row"], train.batch_size)[:, 0]
-    metrics, lengths = control_scores(test, predicted, heatmap, data.truth, cfg.n_bootstrap, seed)
-    with atomic_path(out.dir) as tmp:
-        tmp.mkdir()
-        new = out.at(tmp)
-        model.save(new.model)
-        lengths.to_csv(new.lengths, index=False)
-    return metrics
-
+# --------------------------------------------------------------------------- the control's scores
 
 def heatmap_test_lengths(tested: layout.BarTest) -> pd.DataFrame:
     """The heatmap lengths of the test galaxies (chosen cell): the control is scored on exactly these."""
