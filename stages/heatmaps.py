@@ -6,7 +6,8 @@ import keras
 
 from galaxy_xai import layout, runtime
 from galaxy_xai.config import data as data_config, read_params, xai as xai_config
-from galaxy_xai.studies.morphology import backbone_name, bar_heatmaps
+from galaxy_xai.studies.heatmaps import bar_heatmaps
+from galaxy_xai.studies.morphology import backbone_name
 
 
 def main(name: str) -> None:

@@ -1,7 +1,6 @@
 """Image operations every study shares (one definition each)."""
 from __future__ import annotations
 
-import numpy as np
 
 
 def centre_crop(images, height: int, width: int | None = None):

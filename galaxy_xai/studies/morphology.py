@@ -11,7 +11,6 @@ from dataclasses import asdict
 import keras
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 from dvclive import Live
 from dvclive.keras import DVCLiveCallback
 
@@ -23,7 +22,6 @@ from galaxy_xai.models.evaluation import ensemble_mean, visible_bar_auc
 from galaxy_xai.models.morphology import build_model, compile_model, configured_augmentation
 from galaxy_xai.models.training import Throughput, image_batches, predict_rows, set_seeds
 from galaxy_xai.stats import auc, rmse
-from galaxy_xai.xai.smoothgrad import iter_smoothgrad
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "test")  # the prediction files: labelled galaxies, and the test folder
@@ -146,29 +144,3 @@ def ensemble(prepared: layout.Prepared, truth_path, predictions=layout.predictio
         log.info("ensemble test RMSE %.4f (mean baseline %.4f, %.0f%% better); per model %s", metrics["ensemble"]["test_rmse"],
                  baseline, 100 * gain, {m: round(metrics[m]["test_rmse"], 4) for m in BACKBONES})
     return metrics
-
-
-def bar_heatmaps(model, prepared: layout.Prepared, xai, seed: int, out: layout.Heatmaps) -> None:
-    """SmoothGrad maps of the output `xai.output` for the bar-catalogue galaxies (the first
-    `xai.max_galaxies` by objid), float16 [n, H, W] in out.heatmaps, their objid and row in out.index."""
-    bars = prepared.read_bars()
-    if xai.max_galaxies is not None:
-        bars = bars.iloc[: xai.max_galaxies]  # bars.parquet is sorted by objid: a fixed subset
-    images = prepared.read_images("bar_images")
-    log.info("SmoothGrad of %s for %d bar galaxies, %d samples, noise %.2f", xai.output, len(bars),
-             xai.smooth_samples, xai.smooth_noise)
-    stream = (layout.unit_images(images[r]) for r in bars["row"])
-    maps = np.zeros((len(bars), *images.shape[1:3]), dtype=np.float16)
-    done = 0
-    chunks = iter_smoothgrad(model, stream, VOTE_COLUMNS.index(xai.output), xai.smooth_samples, xai.smooth_noise,
-                             xai.batch_size, seed=seed)
-    with tqdm(total=len(bars), desc="smoothgrad", unit="map", mininterval=2.0) as progress:
-        for chunk in chunks:
-            maps[done : done + len(chunk)] = chunk
-            done += len(chunk)
-            progress.update(len(chunk))
-    with atomic_path(out.dir) as tmp:
-        tmp.mkdir()
-        new = out.at(tmp)
-        np.save(new.heatmaps, maps)
-        bars[["objid", "row"]].to_parquet(new.index, index=False)
