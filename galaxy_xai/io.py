@@ -9,42 +9,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import yaml
-
-from galaxy_xai.errors import ParamError
-
-
-def get_logger(name: str):  # TEMPORARY shim during the refactor
-    import logging
-    return logging.getLogger(name)
-
-
-def load_params(path: str | os.PathLike = "params.yaml") -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise ParamError(f"{path}: params file not found")
-    with open(path) as f:
-        params = yaml.safe_load(f) or {}
-    if not isinstance(params, dict):
-        raise ParamError(f"{path}: expected a mapping of stage groups at the top level")
-    return params
-
-
-def require(params: dict, dotted: str, kind, check=None, what: str = "", source="params.yaml"):
-    """Fetch params['a']['b'] for 'a.b', check its type (and an optional predicate), or fail clearly."""
-    node = params
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            raise ParamError(f"{source}: missing key '{dotted}'")
-        node = node[part]
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    if isinstance(node, bool) and bool not in kinds:
-        raise ParamError(f"{source}: key '{dotted}' must be {what or kinds[0].__name__}, got {node!r}")
-    if not isinstance(node, kinds):
-        raise ParamError(f"{source}: key '{dotted}' must be {what or kinds[0].__name__}, got {node!r}")
-    if check is not None and not check(node):
-        raise ParamError(f"{source}: key '{dotted}' must be {what}, got {node!r}")
-    return node
 
 
 @contextlib.contextmanager
@@ -92,14 +56,3 @@ def is_null(values: np.ndarray) -> np.ndarray:
     """Survey null sentinels (|v| >= 9000) and NaNs, as one boolean mask."""
     values = np.asarray(values, dtype=float)
     return ~np.isfinite(values) | (np.abs(values) >= 9000)
-
-
-def check_known(params: dict, group: str, allowed, source="params.yaml") -> dict:
-    """The params group as a dict, failing on a key nobody reads (usually a typo)."""
-    node = params.get(group)
-    if not isinstance(node, dict):
-        raise ParamError(f"{source}: missing group '{group}' (a mapping)")
-    unknown = sorted(set(node) - set(allowed))
-    if unknown:
-        raise ParamError(f"{source}: unknown key(s) {['{}.{}'.format(group, k) for k in unknown]}; known: {sorted(allowed)}")
-    return node
