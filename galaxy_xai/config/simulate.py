@@ -6,14 +6,15 @@ from dataclasses import dataclass
 from galaxy_xai.config import PARAMS, Int, Number, Optional, key, load as _load
 
 POSITIVE = Number(0, lo_open=True)
-PIXELS = Int(16)
+PIXELS = Int(16)  # an image side
+COUNT = Int(0)  # a seed or a number of processes
 
 
 @dataclass(frozen=True)
 class SimulateConfig:
     n_galaxies: int = key(Int(8), "galaxies drawn")
-    seed: int = key(Int(0), "seed of the population and the images")
-    workers: int = key(Int(0), "rendering processes; 0 = every core")
+    seed: int = key(COUNT, "seed of the population and the images")
+    workers: int = key(COUNT, "rendering processes; 0 = every core")
     stamp_size: int = key(PIXELS, "pixels of the ugriz stamps (stellar-mass layout)")
     gz_size: int = key(PIXELS, "pixels of the Galaxy Zoo cut-outs (real: 424)")
     gz_width_r90: float = key(POSITIVE, "cut-out width in units of Petrosian R90")
