@@ -27,6 +27,9 @@ LR_SCHEDULES = ("constant", "cosine")
 # TRIM band-importance methods (galaxy_xai.xai.trim.band_importance).
 TRIM_METHODS = ("integrated_gradients", "integrated_gradients_zero", "knockout", "gradient_x_input")
 
+# SDSS optical bands, blue to red.
+BANDS = "ugriz"
+
 # The prepared data families (out/prepared/<family>) and the catalogue splits.
 FAMILIES = ("galaxy_zoo", "sdss", "stellar_mass")
 SPLITS = ("train", "validation", "test")

@@ -11,17 +11,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from galaxy_xai.domain import VOTE_COLUMNS
+from galaxy_xai.domain import BANDS, VOTE_COLUMNS
 from galaxy_xai.errors import InputError
 from galaxy_xai.io import is_null
 
-LINES = ["nii_6584", "h_alpha", "oiii_5007", "h_beta"]
+# The surveys' column names, read here and written by the simulator (galaxy_xai.data.simulate).
+LINES = ["nii_6584", "h_alpha", "oiii_5007", "h_beta"]  # MPA-JHU <line>_flux and <line>_flux_err
 LINE_TARGETS = {"nii_6584": "log_N2", "h_alpha": "log_Ha", "oiii_5007": "log_O3", "h_beta": "log_Hb"}
-BANDS = "ugriz"
-STELLAR_MASS_KEYS = (
-    ["lgm_tot_p50", "z", "EBV", "w1mpro", "w2mpro", "w3mpro", "w1sigmpro", "w2sigmpro"]
-    + [f"{stem}_{b}" for stem in ["petroMag", "petroMagErr", "petroFlux", "Sersic_n", "expAB", "petroR50", "petroR90"] for b in BANDS]
-)
+SDSS_COLUMNS = ["objID", "oh_p50", "lgm_tot_p50", "sfr_tot_p50"] + [f"{l}_flux{s}" for l in LINES for s in ("", "_err")]
+WISE_KEYS = ["w1mpro", "w2mpro", "w3mpro", "w1sigmpro", "w2sigmpro"]
+PHOTOMETRY_STEMS = ["petroMag", "petroMagErr", "petroFlux", "Sersic_n", "expAB", "petroR50", "petroR90"]  # <stem>_<band>
+STELLAR_MASS_KEYS = (["lgm_tot_p50", "z", "EBV"] + WISE_KEYS
+                     + [f"{stem}_{b}" for stem in PHOTOMETRY_STEMS for b in BANDS])
 
 
 def _folder(path) -> Path:
@@ -87,8 +88,7 @@ def read_sdss(path, target: str) -> pd.DataFrame:
     if target not in ("metallicity", "lines"):
         raise InputError(f"read_sdss: target must be 'metallicity' or 'lines', got {target!r}")
     root = _folder(path)
-    cols = ["objID", "oh_p50", "lgm_tot_p50", "sfr_tot_p50"] + [f"{l}_flux{s}" for l in LINES for s in ("", "_err")]
-    df = _csv(root / "galaxies.csv", cols, dtype={"objID": str})
+    df = _csv(root / "galaxies.csv", SDSS_COLUMNS, dtype={"objID": str})
     df = add_line_targets(df)
     df = df[sample_mask(df, target)].reset_index(drop=True)
     df["image"] = [str(root / "images-sdss" / f"{o}.jpg") for o in df["objID"]]

@@ -15,9 +15,9 @@ import pandas as pd
 from astropy.cosmology import FlatLambdaCDM
 from scipy.special import gammaincinv
 
-from galaxy_xai.data.lines import kauffmann_agn
+from galaxy_xai.data.lines import KAUFFMANN_X_MAX, kauffmann_agn, kauffmann_line
+from galaxy_xai.domain import BANDS
 
-BANDS = "ugriz"
 COSMOLOGY = FlatLambdaCDM(H0=70, Om0=0.3)
 SDSS_PIXEL_ARCSEC = 0.396
 # Galactic extinction per unit E(B-V) in SDSS bands (Schlafly & Finkbeiner 2011).
@@ -126,10 +126,10 @@ def emission_lines(log_sfr, dust_av, oh_obs, is_agn, z, rng):
     log_n2 = np.clip((oh_obs - 8.90) / 0.57, -1.5, -0.45)
     log_o3 = np.clip(0.61 / (log_n2 - 0.47) + 1.19 - 0.25 + rng.normal(0, 0.08, n), -1.2, 0.8)
     # Star-forming galaxies stay below the Kauffmann line; AGN hosts lie above it or right of it.
-    sf_max = np.where(log_n2 < 0.05, 0.61 / (log_n2 - 0.05) + 1.3, 1.0) - 0.15
+    sf_max = np.where(log_n2 < KAUFFMANN_X_MAX, kauffmann_line(log_n2), 1.0) - 0.15
     log_o3 = np.where(is_agn, log_o3, np.minimum(log_o3, sf_max))
     agn_n2 = rng.uniform(-0.35, 0.35, n)
-    agn_line = np.where(agn_n2 < 0.05, 0.61 / (np.minimum(agn_n2, 0.0) - 0.05) + 1.3, -np.inf)
+    agn_line = np.where(agn_n2 < KAUFFMANN_X_MAX, kauffmann_line(np.minimum(agn_n2, 0.0)), -np.inf)
     agn_o3 = np.maximum(rng.uniform(-0.1, 1.0, n), agn_line + rng.uniform(0.05, 0.4, n))
     log_n2 = np.where(is_agn, agn_n2, log_n2)
     log_o3 = np.where(is_agn, agn_o3, log_o3)

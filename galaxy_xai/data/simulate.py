@@ -12,10 +12,11 @@ import pandas as pd
 from PIL import Image
 from tqdm import tqdm
 
+from galaxy_xai.data.formats import PHOTOMETRY_STEMS, SDSS_COLUMNS, WISE_KEYS
 from galaxy_xai.data.lines import kauffmann_agn
-from galaxy_xai.data.population import BANDS, draw_population, photometry
+from galaxy_xai.data.population import draw_population, photometry
 from galaxy_xai.data.render import render_galaxy
-from galaxy_xai.domain import GZ_QUESTIONS, VOTE_COLUMNS
+from galaxy_xai.domain import BANDS, GZ_QUESTIONS, VOTE_COLUMNS
 from galaxy_xai.io import atomic_path
 
 log = logging.getLogger(__name__)
@@ -201,10 +202,8 @@ def _write_galaxy_zoo(gz: Path, pop, votes):
 
 
 def _write_sdss(sdss: Path, pop):
-    cols = ["objID", "oh_p50", "lgm_tot_p50", "sfr_tot_p50"]
-    lines = ["nii_6584_flux", "h_alpha_flux", "oiii_5007_flux", "h_beta_flux"]
     out = pop.rename(columns={"oh_obs": "oh_p50", "log_mstar": "lgm_tot_p50", "log_sfr": "sfr_tot_p50"})
-    out = out[cols + [c for l in lines for c in (l, l.replace("_flux", "_flux_err"))]].copy()
+    out = out[SDSS_COLUMNS].copy()
     # MPA-JHU leaves metallicity undefined for AGN hosts (-9999, the survey's null).
     out.loc[pop["is_agn"].to_numpy(), "oh_p50"] = -9999.0
     out.to_csv(sdss / "galaxies.csv", index=False, float_format="%.6f")
@@ -218,10 +217,10 @@ def _write_stellar_mass(sm: Path, pop, stamps, rng):
     cat = {"id_train": np.sort(order[:n_train]), "id_validation": np.sort(order[n_train : n_train + n_val]),
            "id_test": np.sort(order[n_train + n_val :]), "lgm_tot_p50": pop["log_mstar"].to_numpy(),
            "z": pop["z"].to_numpy(), "EBV": pop["ebv"].to_numpy()}
-    for key in ["w1mpro", "w2mpro", "w3mpro", "w1sigmpro", "w2sigmpro"]:
+    for key in WISE_KEYS:
         cat[key] = pop[key].to_numpy()
     for b in BANDS:
-        for stem in ["petroMag", "petroMagErr", "petroFlux", "Sersic_n", "expAB", "petroR50", "petroR90"]:
+        for stem in PHOTOMETRY_STEMS:
             cat[f"{stem}_{b}"] = pop[f"{stem}_{b}"].to_numpy()
     _write_npz(sm / "catalog.npz", cat)
     _write_npz(sm / "images.npz", {f"img_{b}": stamps[:, i] for i, b in enumerate(BANDS)})

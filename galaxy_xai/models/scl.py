@@ -25,10 +25,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from galaxy_xai.domain import BANDS
 from galaxy_xai.info.binning import bin_centres, bin_edges, to_bin
 from galaxy_xai.io import is_null
 
-OPTICAL = ("u", "g", "r", "i", "z")
+OPTICAL = tuple(BANDS)
 INFRARED = ("w1", "w2", "w3")
 
 # Filter counts of the Treyer et al. (2019) photo-z network; `width` scales all of them.
