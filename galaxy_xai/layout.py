@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from galaxy_xai.domain import SFNET_TARGETS
 from galaxy_xai.errors import InputError, StaleOutputError
 from galaxy_xai.io import write_json
 
@@ -162,7 +163,7 @@ def sfnet_train(target: str) -> ModelFolder:
 
 class SfnetFeatures(Folder):
     files = {f"{kind}_{target}": name.format(target)
-             for target in ("metallicity", "lines")
+             for target in SFNET_TARGETS
              for kind, name in (("record", "{}.json"), ("figure", "figure_{}.npz"))}
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from galaxy_xai.domain import BANDS, VOTE_COLUMNS
+from galaxy_xai.domain import BANDS, SFNET_TARGETS, VOTE_COLUMNS
 from galaxy_xai.errors import InputError
 from galaxy_xai.io import is_null
 
@@ -85,8 +85,8 @@ def read_galaxy_zoo(path) -> GalaxyZoo:
 
 def read_sdss(path, target: str) -> pd.DataFrame:
     """SFNet emission-line sample with the paper's cuts; `target` is 'metallicity' or 'lines'."""
-    if target not in ("metallicity", "lines"):
-        raise InputError(f"read_sdss: target must be 'metallicity' or 'lines', got {target!r}")
+    if target not in SFNET_TARGETS:
+        raise InputError(f"read_sdss: target must be one of {list(SFNET_TARGETS)}, got {target!r}")
     root = _folder(path)
     df = _csv(root / "galaxies.csv", SDSS_COLUMNS, dtype={"objID": str})
     df = add_line_targets(df)

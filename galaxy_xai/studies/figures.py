@@ -10,7 +10,7 @@ import pandas as pd
 from galaxy_xai import layout, runtime
 from galaxy_xai.data.images import centre_crop
 from galaxy_xai.data.lines import bpt_ratios
-from galaxy_xai.domain import BACKBONES, VOTE_COLUMNS
+from galaxy_xai.domain import BACKBONES, SFNET_TARGETS, VOTE_COLUMNS
 from galaxy_xai.plots import common
 from galaxy_xai.plots import mi as mi_plots
 from galaxy_xai.plots import morphology as morph_plots
@@ -70,7 +70,7 @@ def sfnet_figures(sfnet, out: Path) -> None:
     images = centre_crop(sdss.read_images(), sfnet.crop)  # what the nets saw
     features = layout.sfnet_features()
     blocks = []
-    for target in ("metallicity", "lines"):
+    for target in SFNET_TARGETS:
         record = features.read_json(f"record_{target}")
         fig = np.load(features.need(f"figure_{target}"))
         cat = catalog.reindex(fig["objID"])
