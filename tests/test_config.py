@@ -2,10 +2,14 @@
 sentence naming the key. Add a group's cases to CASES: (group, dotted key, bad value, fragment)."""
 import copy
 import importlib
+from pathlib import Path
 
 import pytest
+import yaml
 
 from galaxy_xai.errors import ParamError
+
+ROOT = Path(__file__).resolve().parents[1]
 
 UNKNOWN = object()  # as the bad value: the dotted key is a new (misspelt) key
 
@@ -73,6 +77,11 @@ CASES = [
     ("local_tests", "local_tests.k_nn", 3, "key 'local_tests.k_nn' must be an integer >= 4, got 3"),
     ("local_tests", "local_tests.truth_query", 5, "key 'local_tests.truth_query' must be null or a string, got 5"),
     ("local_tests", "local_tests.condtion", UNKNOWN, "unknown key 'local_tests.condtion'"),
+    # figures
+    ("figures", "figures.n_sample_galaxies", "4", "key 'figures.n_sample_galaxies' must be an integer >= 1, got '4'"),
+    ("figures", "figures.n_sample_galaxies", 0, "key 'figures.n_sample_galaxies' must be an integer >= 1, got 0"),
+    ("figures", "figures.heatmap_classes", ["Class3.9"], "key 'figures.heatmap_classes' must be a non-empty list"),
+    ("figures", "figures.n_samples", UNKNOWN, "unknown key 'figures.n_samples'"),
     # trim
     ("trim", "trim.n_images", "64", "key 'trim.n_images' must be an integer >= 1, got '64'"),
     ("trim", "trim.n_bands", 1, "key 'trim.n_bands' must be an integer >= 2, got 1"),
@@ -125,6 +134,10 @@ def test_a_bad_value_is_refused_in_one_sentence_naming_the_key(repo_params, grou
     message = str(err.value)
     assert fragment in message
     assert "\n" not in message and message.count(". ") == 0  # one sentence
+
+
+def test_every_params_group_has_cases():
+    assert {c[0] for c in CASES} == set(yaml.safe_load((ROOT / "params.yaml").read_text()))
 
 
 @pytest.mark.parametrize("group", sorted({c[0] for c in CASES}))
