@@ -66,10 +66,12 @@ def main(backbone="resnet50v2", n_images=32, size=72, n_bands=8, steps=8, batch_
     # Graph mode fuses ops (convolution + batch norm + activation) in another order than eager
     # calls, so float32 round-off differs. A knock-out score is a difference of two outputs, so
     # its round-off is that of the outputs: scale it by max |f(x)|; IG by its own largest score.
+    # oneDNN's fused kernels (on for every stage) round differently from the eager ones: 1.3e-4
+    # measured for VGG16 on 4 images, 1e-6 with oneDNN off; a bug would be of order 1.
     f_max = np.abs(trim.predict_output(model, images, OUTPUT)).max()
     difference = {"knockout": float(np.abs(knockout - ref_knockout).max() / f_max),
                   "ig_zero": float(np.abs(ig - ref_ig).max() / np.abs(ref_ig).max())}
-    assert max(difference.values()) < 1e-4, difference
+    assert max(difference.values()) < 1e-3, difference
     print(f"{backbone}, {n_images} images {size}x{size}x3, {n_bands} bands, {steps} IG steps: "
           f"max difference (knockout / max |f|, IG / max |IG|): " + ", ".join(f"{k} {v:.1e}" for k, v in difference.items()))
     print(f"graph (band_importance) {graph_s:7.2f} s  {n_images / graph_s:6.2f} images/s")
