@@ -201,9 +201,8 @@ class BandStudy:
     metrics: dict
 
 
-def explain(model, x, output_index: int, cfg: TrimConfig):
-    """Raw scores [n, n_bands] per method, and each method's seconds per image."""
-    masks = trim.radial_band_masks(x.shape[1], x.shape[2], cfg.n_bands)
+def explain(model, x, output_index: int, masks, cfg: TrimConfig):
+    """Raw scores [n, n_bands] per method (bands = `masks`), and each method's seconds per image."""
     raw, seconds = {}, {}
     for method in cfg.methods:
         start = time.perf_counter()
@@ -253,7 +252,8 @@ def band_study(name: str, folder: layout.ModelFolder, family: str, cfg: TrimConf
     log.info("%s: TRIM of output %d over %d bands for %d images (%s)", name, output_index, cfg.n_bands, len(x), ", ".join(cfg.methods))
 
     model = trim.ModelOutput(model, output_index)  # traced once, used by every call below
-    raw, seconds = explain(model, x, output_index, cfg)
+    masks = trim.radial_band_masks(x.shape[1], x.shape[2], cfg.n_bands)
+    raw, seconds = explain(model, x, output_index, masks, cfg)
     # Scores are differences of f: they scale by std only, while the prediction also shifts by mean.
     raw = {m: r * std for m, r in raw.items()}
     sample["prediction"] = trim.predict_output(model, x, output_index, cfg.batch_size) * std + mean
@@ -268,7 +268,6 @@ def band_study(name: str, folder: layout.ModelFolder, family: str, cfg: TrimConf
     curves = {"name": name, "family": family, "output_index": output_index, "property": property_name,
               "min_prediction": threshold, "steps": cfg.steps,
               "band_edges": band_edges(x.shape[1], x.shape[2], cfg.n_bands).tolist(), "methods": curves}
-    masks = trim.radial_band_masks(x.shape[1], x.shape[2], cfg.n_bands)
     bands = np.asarray(trim.band_components(x[:1], masks))[0].astype(np.float16)
     return BandStudy(sample, raw, normalised, curves, bands, metrics)
 
