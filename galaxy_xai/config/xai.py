@@ -23,6 +23,14 @@ class Control:
 
 
 @dataclass(frozen=True)
+class Randomisation:
+    n_galaxies: int = key(Int(0), "mapped galaxies the cascading randomisation test recomputes; 0 = skip")
+    fractions: tuple = key(ListOf(Number(0, 1, True, False), distinct=True),
+                           "shares of the weighted layers re-initialised from the output down, one depth each")
+    max_similarity: float = key(Number(-1, 1), "median Spearman r, fully randomised vs trained maps, above which the maps fail")
+
+
+@dataclass(frozen=True)
 class XaiConfig:
     output: str = key(Text(VOTE_COLUMNS, "a vote column such as Class3.1"), "the output explained (the bar answer)")
     smooth_samples: int = key(Int(1), "noisy copies per SmoothGrad map")
@@ -33,8 +41,11 @@ class XaiConfig:
     corr_thresholds: tuple = key(ListOf(Number(0, 1, True, True), distinct=True), "grid: correlation thresholds")
     len_thresholds: tuple = key(ListOf(Int(1), distinct=True), "grid: length thresholds, pixels")
     xinput: tuple = key(ListOf(Bool(), distinct=True), "grid: with / without the image multiplied in")
+    select_by: str = key(Text(("per_r90", "arcsec")), "the validation r a cell is chosen by: per R90 (size divided out) or in arcsec")
+    n_bootstrap: int = key(Int(100), "bootstrap draws of every test r and of the footprint shares")
     min_measured: float = key(Number(0, 1), "share of validation bars a chosen cell must measure")
     pin: BarCell | None = key(Optional(Section(BarCell)), "a cell to report besides the chosen ones; null = none")
+    randomisation: Randomisation = key(Section(Randomisation), "the saliency sanity check (Adebayo et al. 2018)")
     control: Control = key(Section(Control), "the control CNN regressing the bar length")
 
 

@@ -103,3 +103,74 @@ def _normalise(maps: np.ndarray, epsilon: float) -> np.ndarray:
     low = maps.min(axis=(1, 2), keepdims=True)
     high = maps.max(axis=(1, 2), keepdims=True)
     return ((maps - low) / (high - low + np.float32(epsilon))).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- sanity check
+# Cascading model-parameter randomisation (Adebayo et al. 2018, "Sanity checks for saliency maps"):
+# re-initialise the weighted layers from the output down and see whether the maps change.
+
+def weighted_layers(model) -> list:
+    """The layers that carry weights, nested models flattened, in graph order (input first)."""
+    out = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            out.extend(weighted_layers(layer))
+        elif layer.weights:
+            out.append(layer)
+    return out
+
+
+def randomised_copy(model: keras.Model, n_layers: int, seed: int) -> keras.Model:
+    """A copy of `model` whose last `n_layers` weighted layers (from the output down) are
+    re-initialised: kernels Glorot-uniform (Keras' default), gammas and moving variances 1,
+    biases, betas and moving means 0. The original model is kept."""
+    clone = keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    rng = np.random.default_rng(seed)
+    for layer in weighted_layers(clone)[::-1][:n_layers]:
+        layer.set_weights([_initial(w, rng) for w in layer.weights])
+    return clone
+
+
+def _initial(variable, rng) -> np.ndarray:
+    shape = tuple(variable.shape)
+    name = variable.name.rsplit("/", 1)[-1]
+    if len(shape) >= 2:
+        receptive = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
+        fan_in, fan_out = receptive * shape[-2], receptive * shape[-1]
+        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        return rng.uniform(-limit, limit, shape).astype(np.float32)
+    fill = 1.0 if ("gamma" in name or "variance" in name) else 0.0
+    return np.full(shape, fill, np.float32)
+
+
+def rank_similarity(maps_a, maps_b) -> np.ndarray:
+    """Spearman rank correlation of each pair of maps [n, H, W] (NaN where a map is constant)."""
+    from scipy.stats import rankdata
+
+    a = rankdata(np.asarray(maps_a, np.float64).reshape(len(maps_a), -1), axis=1)
+    b = rankdata(np.asarray(maps_b, np.float64).reshape(len(maps_b), -1), axis=1)
+    a, b = a - a.mean(axis=1, keepdims=True), b - b.mean(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (a * b).sum(axis=1) / np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
+
+
+def randomisation_test(model, images, output_index: int, fractions, samples: int, noise: float,
+                       batch_size: int, seed: int = 0) -> dict:
+    """SmoothGrad of the trained model and of copies with the top `fraction` of its weighted layers
+    re-initialised (cascading from the output), on the same `images` [n, H, W, C] with the same
+    noise; per fraction the number of layers and the median (and each galaxy's) Spearman rank
+    correlation with the trained model's maps. None where undefined (a constant map)."""
+    n_weighted = len(weighted_layers(model))
+    trained = smoothgrad(model, images, output_index, samples, noise, batch_size, seed=seed)
+    depths = []
+    for fraction in fractions:
+        n_layers = max(1, int(np.ceil(fraction * n_weighted)))
+        maps = smoothgrad(randomised_copy(model, n_layers, seed), images, output_index, samples, noise,
+                          batch_size, seed=seed)
+        rho = rank_similarity(trained, maps)
+        finite = rho[np.isfinite(rho)]
+        depths.append({"fraction": float(fraction), "n_layers": n_layers,
+                       "median_spearman": float(np.median(finite)) if finite.size else None,
+                       "spearman": [float(r) if np.isfinite(r) else None for r in rho]})
+    return {"n_weighted_layers": n_weighted, "n_galaxies": int(len(images)), "depths": depths}
