@@ -62,12 +62,16 @@ CASES = [
     ("scl", "scl.epochs", 7, "key 'scl.epochs' (7) must divide scl.iterations.photometry (3000)"),
     ("scl", "scl.y_max", 5.0, "key 'scl.y_max' must exceed scl.y_min (6.0), got 5.0"),
     ("scl", "scl.coef_recon", UNKNOWN, "unknown key 'scl.coef_recon'"),
+    ("scl", "scl.n_bootstrap", 0, "key 'scl.n_bootstrap' must be an integer >= 1, got 0"),
     # mi
     ("mi", "mi.batch_size.image", 0, "key 'mi.batch_size.image' must be an integer >= 1, got 0"),
     ("mi", "mi.prior_smoothing", "wide", "key 'mi.prior_smoothing' must be null or a number >= 0, got 'wide'"),
     ("mi", "mi.p_hi", 0.05, "key 'mi.p_hi' must exceed mi.p_lo (0.1), got 0.05"),
     ("mi", "mi.pairs", ["Mopt-Zspec"], "key 'mi.datasets' must list every input set the pairs use: Mopt-Zspec needs Zspec, Mopt+Zspec"),
     ("mi", "mi.pair", UNKNOWN, "unknown key 'mi.pair'"),
+    ("mi", "mi.union_patience", 0, "key 'mi.union_patience' must be an integer >= 1, got 0"),
+    ("mi", "mi.union_max_epochs", 2, "key 'mi.union_max_epochs' must be 0 or at least mi.epochs (3), got 2"),
+    ("mi", "mi.n_bootstrap", 0.5, "key 'mi.n_bootstrap' must be an integer >= 1, got 0.5"),
     # knn
     ("knn", "knn.k_max", "100", "key 'knn.k_max' must be an integer >= 1, got '100'"),
     ("knn", "knn.workers", -1, "key 'knn.workers' must be an integer >= 0, got -1"),
@@ -77,6 +81,7 @@ CASES = [
     ("local_tests", "local_tests.k_nn", 3, "key 'local_tests.k_nn' must be an integer >= 4, got 3"),
     ("local_tests", "local_tests.truth_query", 5, "key 'local_tests.truth_query' must be null or a string, got 5"),
     ("local_tests", "local_tests.condtion", UNKNOWN, "unknown key 'local_tests.condtion'"),
+    ("local_tests", "local_tests.n_bootstrap", -1, "key 'local_tests.n_bootstrap' must be an integer >= 1, got -1"),
     # figures
     ("figures", "figures.n_sample_galaxies", "4", "key 'figures.n_sample_galaxies' must be an integer >= 1, got '4'"),
     ("figures", "figures.n_sample_galaxies", 0, "key 'figures.n_sample_galaxies' must be an integer >= 1, got 0"),

@@ -13,6 +13,7 @@ from galaxy_xai.config import mi as mi_config
 from galaxy_xai.config.knn import KnnConfig
 from galaxy_xai.config.local_tests import LocalTestsConfig
 from galaxy_xai.errors import InputError, ParamError, StaleOutputError
+from galaxy_xai.info import decomposition as dec
 from galaxy_xai.info.binning import bin_centres, bin_edges
 from galaxy_xai.io import write_json
 from galaxy_xai.models import scl
@@ -121,7 +122,7 @@ def _scl_output(root, name="Mopt", n=60, seed=0):
 
 
 TESTS_CFG = LocalTestsConfig(target="lgm_tot_p50", query="expAB_r", condition="z", k_nn=5, weights=False,
-                             truth_query="cos_i", seed=42)
+                             truth_query="cos_i", n_bootstrap=200, seed=42)
 
 
 def test_latent_neighbours_and_independence_tests_write_their_folders(tmp_path):
@@ -146,6 +147,11 @@ def test_latent_neighbours_and_independence_tests_write_their_folders(tmp_path):
     assert set(metrics["splits"]) == {"train", "validation", "test"}
     assert set(metrics["global"]) == set(sm.TESTS) and "truth_cos_i" in metrics
     assert metrics["dataset"] == "Mopt" and metrics["k_nn"] == 5
+    # no scl summary: its convergence is unknown, a failed validity check; the test galaxies are counted
+    assert not metrics["checks"]["scl_converged"]["passed"] and metrics["n"]["dependence_unconditional"] == 20
+    assert set(metrics["headlines"]) == {"local_corr_unconditional", "local_corr_conditional"}
+    write_json(source.summary, {"checks": {"converged": {"passed": True, "value": 0.5, "threshold": 0.0,
+                                                         "meaning": "m", "kind": "validity"}}})
     # same seed, same numbers; without a truth table the first draws are the same
     again = sm.independence_tests(source, knn, TESTS_CFG, None, out, prepared)
     assert again["splits"] == metrics["splits"] and "truth_cos_i" not in again
@@ -257,3 +263,125 @@ def test_figures_are_written(tmp_path):
     means = {"Mopt-Ioptnorm": {"redundant": 1.0, "unique1": 0.2, "unique2": 0.0, "synergy": -0.3, "mi12": 0.9},
              "Mopt-Mir": {"redundant": 0.8, "unique1": 0.0, "unique2": 0.4, "synergy": 0.2, "mi12": 1.4}}
     assert mi_plots.stacked_components(means, tmp_path / "mi.png").stat().st_size > 0
+
+
+# ------------------------------------------------------------------------------ checks (issue 19)
+
+def _at_prior(n=600, seed=0, gain=0.0, noise=0.3):
+    """Targets, splits and cross-entropies `gain` nats below the training prior's surprise."""
+    rng = np.random.default_rng(seed)
+    y = rng.normal(10.0, 0.6, n)
+    split = np.array(["train", "validation", "test"])[np.arange(n) % 3]
+    h = dec.training_prior_surprise(y, split == "train", 65, 6.0, 12.5)
+    return y, split, h - gain + rng.normal(0, noise, n)
+
+
+def test_convergence_fails_at_the_prior_and_passes_when_the_estimator_learnt():
+    y, split, ce = _at_prior(gain=0.0)
+    check, details = dec.convergence(y, split, ce, 65, 6.0, 12.5, n_bootstrap=300, seed=0)
+    assert not check["passed"] and check["kind"] == "validity" and details["n"] == 200
+    assert details["gain"]["low"] < 0 < details["gain"]["high"]
+    # worse than the prior (as scl_Iopt: 2.81 vs 2.78 nats) fails too
+    y, split, ce = _at_prior(gain=-0.03, noise=0.05)
+    assert not dec.convergence(y, split, ce, 65, 6.0, 12.5, n_bootstrap=300, seed=0)[0]["passed"]
+    y, split, ce = _at_prior(gain=0.5)
+    check, details = dec.convergence(y, split, ce, 65, 6.0, 12.5, n_bootstrap=300, seed=0)
+    assert check["passed"] and check["value"] == pytest.approx(0.5, abs=0.1)
+    assert details["prior_cross_entropy"] - details["cross_entropy"] == pytest.approx(check["value"])
+
+
+def test_training_prior_is_fitted_on_the_training_galaxies_only():
+    y = np.array([6.05, 6.05, 6.05, 12.45, 9999.0])
+    split = np.array(["train", "train", "train", "test", "test"])
+    h = dec.training_prior_surprise(y, split == "train", 2, 6.0, 12.5)
+    assert h[0] < 0.01 and h[3] > 6 and np.isnan(h[4])  # the upper bin is empty in training: floored
+
+
+def test_union_below_an_input_fails_and_a_union_above_passes():
+    rng = np.random.default_rng(1)
+    split = np.array(["test"] * 300)
+    ce_input = rng.uniform(1.5, 2.5, 300)
+    below, ci = dec.union_not_below(ce_input, ce_input + 0.25 + rng.normal(0, 0.2, 300), split, "Mopt",
+                                    "Mopt+Mir", n_bootstrap=300, seed=0)
+    assert not below["passed"] and ci["high"] < 0 and below["value"] == pytest.approx(-0.25, abs=0.05)
+    above, _ = dec.union_not_below(ce_input, ce_input - 0.3, split, "Mopt", "Mopt+Mir", n_bootstrap=300, seed=0)
+    level, _ = dec.union_not_below(ce_input, ce_input + rng.normal(0, 0.3, 300), split, "Mopt", "Mopt+Mir",
+                                   n_bootstrap=300, seed=0)
+    assert above["passed"] and level["passed"]  # equal within the CI is not a failure
+
+
+def _fake_tested_estimate(root, name, ce, target):
+    folder = layout.Estimator(root / name, f"mi_estimate@{name}")
+    folder.dir.mkdir(parents=True)
+    write_json(folder.summary, {"bins": 65, "y_min": 6.0, "y_max": 12.5,
+                                "splits": {"validation": {"cross_entropy": 1.0, "mean": {"sigma_mad": 0.1}}}})
+    split = np.array(["train", "validation", "test"])[np.arange(len(ce)) % 3]
+    pd.DataFrame({"row": np.arange(len(ce)), "split": split, "target": target,
+                  "cross_entropy": ce}).to_parquet(folder.predictions)
+
+
+def test_a_union_below_its_input_makes_the_decomposition_inconclusive(tmp_path):
+    cfg = mi_cfg(pairs=["Mopt-Mir"], datasets=["Mopt", "Mir", "Mopt+Mir"], n_bootstrap=200)
+    y, _, h = _at_prior(n=600, noise=0.0)
+    rng = np.random.default_rng(2)
+    estimate = lambda d: layout.Estimator(tmp_path / d, f"mi_estimate@{d}")  # noqa: E731
+    for name, gain in (("Mopt", 0.9), ("Mir", 0.15), ("Mopt+Mir", 0.6)):  # the committed run's pattern
+        _fake_tested_estimate(tmp_path, name, h - gain + rng.normal(0, 0.2, 600), y)
+    out = layout.Decomposition(tmp_path / "decompose" / "Mopt-Mir", "mi_decompose@Mopt-Mir")
+    metrics = study_mi.decompose_pair("Mopt-Mir", cfg, out, estimate)
+    c = metrics["checks"]
+    assert all(c[f"converged_{n}"]["passed"] for n in ("Mopt", "Mir", "Mopt+Mir"))
+    assert not c["union_not_below_Mopt"]["passed"] and c["union_not_below_Mir"]["passed"]
+    assert not metrics["conclusive"] and metrics["inconclusive_because"] == ["union_not_below_Mopt"]
+    assert metrics["splits"]["test"]["inconclusive_because"] == ["union_not_below_Mopt"]
+    head = metrics["headlines"]["synergy_Mopt-Mir"]
+    assert head["low"] <= head["value"] <= head["high"] and metrics["n"]["headline"] == 200
+    from galaxy_xai import checks
+    assert checks.verdict(head, c)[0] == "inconclusive"
+    from galaxy_xai.plots import mi as mi_plots
+    assert mi_plots.stacked_components({"Mopt-Mir": metrics["splits"]["test"]}, tmp_path / "mi.png").stat().st_size
+
+    for name, gain in (("Mopt", 0.9), ("Mir", 0.15), ("Mopt+Mir", 1.0)):
+        _fake_tested_estimate(tmp_path / "ok", name, h - gain + rng.normal(0, 0.2, 600), y)
+    ok = study_mi.decompose_pair("Mopt-Mir", cfg, out, lambda d: layout.Estimator(tmp_path / "ok" / d, d))
+    assert ok["conclusive"] and checks.verdict(ok["headlines"]["synergy_Mopt-Mir"], ok["checks"])[0] == "reproduced"
+
+
+def test_an_estimator_at_the_prior_withholds_its_sigma_mad():
+    cfg = mi_cfg(n_bootstrap=200)
+    for gain, converged in ((0.0, False), (0.6, True)):
+        y, split, ce = _at_prior(gain=gain)
+        rng = np.random.default_rng(3)
+        table = pd.DataFrame({"split": split, "target": y, "est_mean": y + rng.normal(0, 0.3, len(y)),
+                              "cross_entropy": ce})
+        out = sclt.estimator_checks("Iopt", table, cfg)
+        head = out["headlines"]["sigma_mad_Iopt"]
+        assert out["checks"]["converged"]["passed"] is converged and out["sigma_mad_is_result"] is converged
+        assert out["sigma_mad"]["estimate"] == pytest.approx(0.3, abs=0.05) and out["n"]["sigma_mad"] == 200
+        assert (head["value"] is not None) is converged and head["checks"] == ["converged"]
+
+
+def test_only_union_estimators_train_until_validation_stops_falling():
+    cfg = mi_cfg(union_max_epochs=6, union_patience=1)
+    assert sclt.training_epochs("Mopt+Mir", cfg, True) == (6, 1)
+    assert sclt.training_epochs("Mopt", cfg, True) == (cfg.epochs, cfg.epochs)
+    assert sclt.training_epochs("Mopt+Mir", cfg, False) == (cfg.epochs, cfg.epochs)
+    assert sclt.training_epochs("Mopt+Mir", mi_cfg(union_max_epochs=0), True) == (cfg.epochs, cfg.epochs)
+    with pytest.raises(ParamError, match="union_max_epochs"):
+        mi_cfg(union_max_epochs=1)
+
+
+def test_local_dependence_check_passes_on_a_dependence_and_fails_on_none():
+    from galaxy_xai import checks
+    rng = np.random.default_rng(0)
+    split = np.array(["test"] * 200)
+    null = rng.normal(0, 0.1, 200)
+    source = layout.Estimator(Path("/nonexistent/scl/Mopt"), "scl@Mopt")
+    for shift, passed in ((0.3, True), (0.0, False)):
+        tests = {"corr": null + shift + rng.normal(0, 0.1, 200), "corr_permuted": null,
+                 "corr_cond": null + rng.normal(0, 0.1, 200), "corr_cond_permuted": null}
+        found = sm.tests_checks(tests, split, source, TESTS_CFG)
+        assert found["checks"]["dependence_unconditional"]["passed"] is passed
+        assert not found["checks"]["dependence_conditional"]["passed"]
+        verdict = checks.verdict(found["headlines"]["local_corr_unconditional"], found["checks"])[0]
+        assert verdict == "inconclusive"  # the SCL model's convergence is unknown here

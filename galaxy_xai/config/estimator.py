@@ -29,6 +29,7 @@ class EstimatorConfig:
     p_lo: float = key(Number(0, 100, hi_open=True), "Ioptnorm: lower petroFlux clip percentile")
     p_hi: float = key(Number(0, 100, lo_open=True), "Ioptnorm: upper petroFlux clip percentile")
     infer_batch_size: int = key(Int(1), "galaxies per inference call")
+    n_bootstrap: int = key(Int(1), "bootstrap draws of the CIs of the checks and headlines")
     seed: int = key(Int(0), "seed")
 
     def check(self, source):

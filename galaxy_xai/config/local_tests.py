@@ -14,7 +14,8 @@ class LocalTestsConfig:
     k_nn: int = key(Int(4), "neighbours per test (<= knn.k_max)")
     weights: bool = key(Bool(), "Gaussian kernel of the latent distance")
     truth_query: str | None = key(Optional(Text()), "with data.truth: the truth column tested as x; null = skip")
-    seed: int = key(Int(0), "seed of the permutation nulls")
+    n_bootstrap: int = key(Int(1), "bootstrap draws of the headline CIs")
+    seed: int = key(Int(0), "seed of the permutation nulls and the bootstrap")
 
 
 def load(params: dict, source: str = PARAMS) -> LocalTestsConfig:

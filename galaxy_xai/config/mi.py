@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from galaxy_xai.config import PARAMS, ListOf, Text, key, load as _load
+from galaxy_xai.config import PARAMS, Int, ListOf, Text, key, load as _load
 from galaxy_xai.config.estimator import EstimatorConfig
 from galaxy_xai.errors import ParamError
 
@@ -18,10 +18,16 @@ def pair_datasets(pair: str) -> tuple[str, str, str]:
 class MiConfig(EstimatorConfig):
     pairs: tuple = key(ListOf(Text(), distinct=True), "pairs 'A-B': each uses the estimators of A, B and A+B")
     datasets: tuple = key(ListOf(Text(), distinct=True), "input sets, one estimator each")
+    union_max_epochs: int = key(Int(0), "union estimators (A+B) train up to this many epochs of iterations/epochs "
+                                        "steps, until validation cross-entropy stops falling; 0 = mi.epochs, as the inputs")
+    union_patience: int = key(Int(1), "epochs without a lower validation cross-entropy before a union estimator stops")
     group = "mi"
 
     def check(self, source):
         super().check(source)
+        if self.union_max_epochs and self.union_max_epochs < self.epochs:
+            raise ParamError(f"{source}: key 'mi.union_max_epochs' must be 0 or at least mi.epochs ({self.epochs}), "
+                             f"got {self.union_max_epochs}")
         for pair in self.pairs:
             if pair.count("-") != 1 or not all(pair.split("-")):
                 raise ParamError(f"{source}: key 'mi.pairs' must list pairs written 'A-B' (such as Mopt-Ioptnorm), "

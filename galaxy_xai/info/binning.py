@@ -32,3 +32,17 @@ def to_bin(y, edges: np.ndarray) -> np.ndarray:
         raise ValueError(f"{int(is_null(y).sum())} null target values; drop them before binning")
     index = np.floor((y - edges[0]) / (edges[1] - edges[0]))
     return np.clip(index, 0, len(edges) - 2).astype(np.int64)
+
+
+def log_prior(y, edges: np.ndarray, smoothing: float = 0.0) -> np.ndarray:
+    """Log of the histogram of y over the bins, Gaussian-smoothed by `smoothing` (units of y) and
+    floored at 1e-3 / bins so that no bin is impossible (an estimator starts here; the
+    convergence check holds every estimator against it)."""
+    bins = len(edges) - 1
+    counts = np.bincount(to_bin(y, edges), minlength=bins).astype(np.float64)
+    if smoothing > 0:
+        from scipy.ndimage import gaussian_filter1d
+
+        counts = gaussian_filter1d(counts, smoothing / (edges[1] - edges[0]), mode="constant")
+    prior = counts / counts.sum() + 1e-3 / bins
+    return np.log(prior / prior.sum())

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from galaxy_xai.info.binning import bin_edges, to_bin
+from galaxy_xai import checks
+from galaxy_xai.info.binning import bin_edges, log_prior, to_bin
 from galaxy_xai.io import is_null
 
 COMPONENTS = ("mi1", "mi2", "mi12", "redundant", "unique1", "unique2", "synergy")
@@ -67,3 +68,63 @@ def _cross_entropy(ce, shape) -> np.ndarray:
     if ce.shape != shape:
         raise ValueError(f"cross-entropies must match y's shape {shape}, got {ce.shape}")
     return np.where(is_null(ce), np.nan, ce)
+
+
+# ------------------------------------------------------------------------------ checks (issue 19)
+
+def training_prior_surprise(y, train, bins: int, y_min: float, y_max: float) -> np.ndarray:
+    """−log P_train(bin of y) per galaxy: P_train = the training galaxies' histogram of y, floored
+    as an estimator's starting prior (`binning.log_prior`). What an estimator that learnt nothing
+    from its inputs scores; null y get NaN."""
+    y = np.asarray(y, dtype=np.float64)
+    known = ~is_null(y)
+    fit = known & np.asarray(train, dtype=bool)
+    if not fit.any():
+        return np.full(y.shape, np.nan)
+    edges = bin_edges(bins, y_min, y_max)
+    logp = log_prior(y[fit], edges)
+    return np.where(known, -logp[to_bin(np.where(known, y, y_min), edges)], np.nan)
+
+
+def convergence(y, split, ce, bins: int, y_min: float, y_max: float, *, n_bootstrap: int, seed: int,
+                on: str = "test") -> tuple[dict, dict]:
+    """Did an estimator learn anything? Its per-galaxy cross-entropy on the `on` galaxies against
+    the training set's binned prior evaluated on the same galaxies (`training_prior_surprise`).
+
+    The margin is the sampling error: the check passes when the 95 % bootstrap CI of the mean
+    per-galaxy gain (prior surprise − cross-entropy, nats) lies above 0. Returns (the check,
+    details: mean cross-entropy, mean prior surprise, the gain's CI, n).
+    """
+    split = np.asarray(split)
+    ce = np.where(is_null(np.asarray(ce, dtype=np.float64)), np.nan, np.asarray(ce, dtype=np.float64))
+    h = training_prior_surprise(y, split == "train", bins, y_min, y_max)
+    rows = (split == on) & np.isfinite(h) & np.isfinite(ce)
+    gain = h[rows] - ce[rows]
+    ci = checks.bootstrap_ci(np.mean, gain, n_bootstrap=n_bootstrap, seed=seed)
+    low = ci["low"]
+    check = checks.check(low is not None and low > 0, ci["estimate"], 0.0,
+                         f"mean {on} cross-entropy below the training prior's (nats gained, n {int(rows.sum())}); "
+                         f"passes when the 95 % bootstrap CI of the gain is above 0"
+                         + ("" if rows.any() else f"; no {on} galaxies"), kind="validity")
+    details = {"split": on, "n": int(rows.sum()),
+               "cross_entropy": float(ce[rows].mean()) if rows.any() else None,
+               "prior_cross_entropy": float(h[rows].mean()) if rows.any() else None, "gain": ci}
+    return check, details
+
+
+def union_not_below(ce_input, ce_union, split, name: str, union: str, *, n_bootstrap: int, seed: int,
+                    on: str = "test") -> tuple[dict, dict]:
+    """MI(union) ≥ MI(input), as true MI must be: the per-galaxy MI difference is
+    ce_input − ce_union (the prior cancels). Fails when the 95 % bootstrap CI of its mean lies
+    wholly below 0 (the union estimator is significantly worse than one of its inputs)."""
+    split = np.asarray(split)
+    ce_input, ce_union = (np.where(is_null(np.asarray(c, dtype=np.float64)), np.nan, np.asarray(c, dtype=np.float64))
+                          for c in (ce_input, ce_union))
+    rows = (split == on) & np.isfinite(ce_input) & np.isfinite(ce_union)
+    ci = checks.bootstrap_ci(np.mean, ce_input[rows] - ce_union[rows], n_bootstrap=n_bootstrap, seed=seed)
+    high = ci["high"]
+    check = checks.check(high is not None and high >= 0, ci["estimate"], 0.0,
+                         f"MI({union}) − MI({name}) on the {on} galaxies (nats, n {int(rows.sum())}); true MI of "
+                         f"a union is never below an input's, so it fails when the 95 % bootstrap CI is wholly below 0",
+                         kind="validity")
+    return check, ci

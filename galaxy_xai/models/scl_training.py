@@ -12,10 +12,11 @@ import keras
 import numpy as np
 import pandas as pd
 
-from galaxy_xai import layout
+from galaxy_xai import checks, layout
 from galaxy_xai.domain import SPLITS
 from galaxy_xai.errors import InputError, ParamError
-from galaxy_xai.info.binning import bin_edges, to_bin
+from galaxy_xai.info.binning import bin_edges, log_prior
+from galaxy_xai.info.decomposition import convergence
 from galaxy_xai.io import atomic_path, is_null, write_json
 from galaxy_xai.models import scl
 from galaxy_xai.models.training import Throughput, set_seeds
@@ -68,19 +69,6 @@ def build_model(name, main, add, cfg, mi_only):
                         name=f"{'mi' if mi_only else 'scl'}_{_safe(name)}")
 
 
-def log_prior(y, edges, smoothing) -> np.ndarray:
-    """Log of the histogram of y over the bins, Gaussian-smoothed by `smoothing` (units of y) and
-    floored so that no bin is impossible."""
-    from scipy.ndimage import gaussian_filter1d
-
-    bins = len(edges) - 1
-    counts = np.bincount(to_bin(y, edges), minlength=bins).astype(np.float64)
-    if smoothing > 0:
-        counts = gaussian_filter1d(counts, smoothing / (edges[1] - edges[0]), mode="constant")
-    prior = counts / counts.sum() + 1e-3 / bins
-    return np.log(prior / prior.sum())
-
-
 def start_at_prior(model, y_train, edges, smoothing) -> None:
     """Set the estimator's output bias to the log prior of the training targets.
 
@@ -123,13 +111,15 @@ def train_and_infer(name, cfg, out: layout.Estimator, mi_only: bool, prepared: l
     # keep_best: the weights of the epoch with the lowest validation cross-entropy (a short run
     # on a small sample overfits late); the test split stays untouched by this choice.
     keep_best = cfg.keep_best and val_ds is not None
-    best = keras.callbacks.EarlyStopping("val_ce", mode="min", patience=cfg.epochs, restore_best_weights=True)
+    epochs, patience = training_epochs(name, cfg, val_ds is not None)
+    best = keras.callbacks.EarlyStopping("val_ce", mode="min", patience=patience, restore_best_weights=True)
+    keep_best = keep_best or epochs > cfg.epochs
     with atomic_path(out.dir) as tmp:
         tmp.mkdir()
         files = out.at(tmp)
         callbacks = [keras.callbacks.CSVLogger(str(files.training_log)), timer]
-        model.fit(train_ds, epochs=cfg.epochs, steps_per_epoch=iterations // cfg.epochs,
-                  validation_data=val_ds, verbose=2, callbacks=callbacks + ([best] if keep_best else []))
+        history = model.fit(train_ds, epochs=epochs, steps_per_epoch=iterations // cfg.epochs,
+                            validation_data=val_ds, verbose=2, callbacks=callbacks + ([best] if keep_best else []))
         start = time.perf_counter()
         inferred = scl.infer(model, main, add, cfg.infer_batch_size)
         infer_seconds = time.perf_counter() - start
@@ -143,10 +133,13 @@ def train_and_infer(name, cfg, out: layout.Estimator, mi_only: bool, prepared: l
                    **{k: getattr(cfg, k) for k in ("target", "bins", "y_min", "y_max", "seed", "lr", "prior_smoothing")},
                    "width": cfg.width if kind == "image" else None, "iterations": iterations, "batch_size": batch,
                    "kept_epoch": best.best_epoch + 1 if keep_best else cfg.epochs,
+                   "max_epochs": epochs, "trained_epochs": len(history.epoch),
+                   "trained_iterations": len(history.epoch) * (iterations // cfg.epochs),
                    "train_seconds": sum(timer.seconds), "first_epoch_seconds": timer.seconds[0],
                    "seconds_per_step": timer.seconds_per_step,
                    "infer_galaxies_per_second": len(y) / infer_seconds,
                    "splits": split_metrics(table, inferred["p"], masks, edges)}
+        summary |= estimator_checks(name, table, cfg)
         write_json(files.summary, summary)
     log.info("%s: trained in %.0f s (%.3f s/step after the first epoch), inferred %.0f galaxies/s", out.stage,
              summary["train_seconds"], summary["seconds_per_step"], summary["infer_galaxies_per_second"])
@@ -155,6 +148,44 @@ def train_and_infer(name, cfg, out: layout.Estimator, mi_only: bool, prepared: l
                  out.stage, split, m["mean"]["sigma_mad"], m["mean"]["bias"], m["mean"]["eta"], m["crps"],
                  m["cross_entropy"], m["n"])
     return summary
+
+
+def training_epochs(name, cfg, validated: bool) -> tuple[int, int]:
+    """(most epochs, early-stopping patience) for input set `name`. A union estimator of the mi group
+    ("A+B", mi.union_max_epochs > 0, with validation galaxies) trains until its validation
+    cross-entropy has not fallen for mi.union_patience epochs, within the cap; every other estimator
+    trains cfg.epochs epochs (patience = cfg.epochs: keep_best only restores the best epoch)."""
+    cap = getattr(cfg, "union_max_epochs", 0)
+    if "+" in name and cap > cfg.epochs and validated:
+        return cap, cfg.union_patience
+    return cfg.epochs, cfg.epochs
+
+
+def estimator_checks(name, table, cfg, on: str = "test") -> dict:
+    """The "checks" and "headlines" of an estimator's metrics: `converged` (its `on` cross-entropy
+    beats the training set's binned prior, `info.decomposition.convergence`), and σ_MAD of the mean
+    estimate with a bootstrap CI as the headline, withheld (null, `sigma_mad_is_result` false) when
+    the estimator did not converge: a model at the prior has no σ_MAD worth comparing."""
+    split = table["split"].to_numpy()
+    y, est = table["target"].to_numpy(), table["est_mean"].to_numpy()
+    converged, details = convergence(y, split, table["cross_entropy"].to_numpy(), cfg.bins, cfg.y_min, cfg.y_max,
+                                     n_bootstrap=cfg.n_bootstrap, seed=cfg.seed, on=on)
+    rows = (split == on) & np.isfinite(y)
+    sigma = checks.bootstrap_ci(lambda t, e: scl.photoz_style_metrics(t, e)["sigma_mad"], y[rows], est[rows],
+                                n_bootstrap=cfg.n_bootstrap, seed=cfg.seed)
+    ok = converged["passed"]
+    head = checks.headline(f"SCL estimates log M* from {name} (σ_MAD of the mean estimate on the {on} galaxies; "
+                           f"the stellar-mass study compares input sets by it)",
+                           "not given in the source documents (code README only)",
+                           sigma["estimate"] if ok else None, "dex", ["converged"],
+                           low=sigma["low"] if ok else None, high=sigma["high"] if ok else None)
+    if not ok:
+        log.warning("%s: %s cross-entropy %.3f is not below the training prior's %.3f: not converged, σ_MAD %.3f "
+                    "is no result", name, on, details["cross_entropy"] or float("nan"),
+                    details["prior_cross_entropy"] or float("nan"), sigma["estimate"] or float("nan"))
+    return {"checks": {"converged": converged}, "headlines": {f"sigma_mad_{name}": head},
+            "sigma_mad_is_result": ok, "sigma_mad": sigma, "convergence": details,
+            "n": {"converged": details["n"], "sigma_mad": sigma["n"]}}
 
 
 def prediction_table(cat, y, out, edges) -> pd.DataFrame:

@@ -15,7 +15,8 @@ def stacked_components(means: dict, path, split: str = "test"):
     means: pair label -> the split's mean components {redundant, unique1, unique2, synergy,
     mi12}. Positive parts stack upwards from 0 and negative ones (synergy can be negative with
     the minimum-redundancy rule) downwards, so the bar's net height is MI(input 1 ∪ input 2),
-    marked by a black tick.
+    marked by a black tick. A pair whose entry lists `inconclusive_because` (failed checks of
+    mi_decompose) is hatched, labelled inconclusive and the failed checks are written above it.
     """
     labels = list(means)
     x = np.arange(len(labels))
@@ -29,7 +30,14 @@ def stacked_components(means: dict, path, split: str = "test"):
     ax.scatter(x, [means[p]["mi12"] for p in labels], marker="_", s=600, color="k", zorder=3,
                label="MI(union)")
     ax.axhline(0, color="k", lw=0.6)
-    ax.set_xticks(x, [p.replace("-", "\nvs ") for p in labels], fontsize=8)
+    for i, p in enumerate(labels):  # a failed check (union below an input, estimator at the prior)
+        failed = means[p].get("inconclusive_because") or []
+        if failed:
+            ax.bar(x[i], up[i] - down[i], 0.6, bottom=down[i], fill=False, hatch="//", edgecolor="k", lw=0)
+            ax.text(x[i], up[i], "inconclusive:\n" + "\n".join(failed), ha="center", va="bottom", fontsize=6,
+                    color="C3")
+    ax.set_xticks(x, [p.replace("-", "\nvs ") + ("\n(inconclusive)" if means[p].get("inconclusive_because") else "")
+                      for p in labels], fontsize=8)
     ax.set_ylabel(f"mean information about log M* (nats), {split}")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return save(fig, path)
