@@ -238,3 +238,89 @@ def test_control_scores_compare_with_the_heatmap_lengths_of_the_same_galaxies(tm
     pd.DataFrame({"objid": [1]}).to_csv(tested.lengths, index=False)
     with pytest.raises(StaleOutputError, match="rerun barlength_test"):
         bs.heatmap_test_lengths(tested)
+
+
+# --------------------------------------------------------------------------- checks (issue 19)
+
+def _evaluated(measured, truth, r90, seed=0):
+    half = np.arange(len(truth)) % 2 == 0
+    return bs.evaluate(measured[half], measured[~half], truth[half], truth[~half], r90[~half], 500, seed)
+
+
+def test_a_size_only_bar_length_fails_bar_beats_size_and_a_true_one_passes():
+    rng = np.random.default_rng(3)
+    n = 120
+    r90 = rng.uniform(5, 15, n)
+    truth = r90 * rng.uniform(0.2, 0.8, n)  # bar length per R90 varies independently of size
+    size_only = 0.5 * r90 * rng.normal(1, 0.02, n)
+    good = truth * rng.normal(1, 0.1, n)
+    no_difference = {"difference": None, "n": 0}
+    fails = bs.bar_checks(_evaluated(size_only, truth, r90), no_difference, None, None, 0.5)
+    assert not fails["bar_beats_size"]["passed"] and not fails["bar_beats_image_only"]["passed"]
+    passes = bs.bar_checks(_evaluated(good, truth, r90), no_difference, None, None, 0.5)
+    assert passes["bar_beats_size"]["passed"] and passes["bar_beats_size"]["value"] > 0.5
+    got = _evaluated(good, truth, r90)
+    low, high = got["pearson_r_per_r90_ci95"]
+    assert low <= got["pearson_r_per_r90"] <= high and got["pearson_r_ci95"][0] is not None
+    # beats image_only: a paired bootstrap on the same galaxies
+    half = np.arange(n) % 2 == 1
+    beyond = bs.paired_r_difference(truth[half] / r90[half], good[half] / r90[half], size_only[half] / r90[half], 500, 0)
+    assert bs.bar_checks(got, beyond, None, None, 0.5)["bar_beats_image_only"]["passed"]
+    beyond = bs.paired_r_difference(truth[half] / r90[half], size_only[half] / r90[half], good[half] / r90[half], 500, 0)
+    assert not bs.bar_checks(got, beyond, None, None, 0.5)["bar_beats_image_only"]["passed"]
+
+
+def test_maps_unchanged_by_randomisation_fail_and_changed_maps_pass():
+    def result(rho):
+        return {"n_weighted_layers": 10, "n_galaxies": 4,
+                "depths": [{"fraction": 0.1, "n_layers": 1, "median_spearman": 0.99},
+                           {"fraction": 1.0, "n_layers": 10, "median_spearman": rho}]}
+    found = bs.bar_checks({}, {"difference": None}, {"vgg16": result(0.97), "xception": result(0.12),
+                                                      "resnet50v2": result(None)}, None, 0.5)
+    assert not found["randomisation_vgg16"]["passed"] and found["randomisation_vgg16"]["kind"] == "validity"
+    assert found["randomisation_xception"]["passed"]
+    assert not found["randomisation_resnet50v2"]["passed"]  # undefined: not passed
+
+
+def test_footprint_follows_the_renderer_geometry():
+    geometry = pd.DataFrame({"bar_half_length_arcsec": [8.0] * 3, "bar_phi": [0.0, 0.0, np.pi / 4],
+                             "axis_ratio": [1.0] * 3, "position_angle": [0.0, np.pi / 2, 0.0], "gz_pixel_arcsec": [1.0] * 3})
+    masks = bs.footprint_masks(geometry, np.array([32, 32, 32]), 32)  # 1 arcsec per map pixel
+    rows, cols = np.nonzero(masks[0])
+    assert np.ptp(cols) > 3 * np.ptp(rows)  # bar along x = along columns
+    rows, cols = np.nonzero(masks[1])
+    assert np.ptp(rows) > 3 * np.ptp(cols)  # turned by 90 deg: along rows
+    rows, cols = np.nonzero(masks[2])
+    assert np.corrcoef(rows, cols)[0, 1] > 0.9  # 45 deg: y (rows) grows with x (columns)
+
+
+def test_a_map_concentrated_on_the_footprint_passes_and_a_round_map_fails():
+    rng = np.random.default_rng(0)
+    n, size = 30, 32
+    geometry = pd.DataFrame({"bar_half_length_arcsec": rng.uniform(6, 10, n), "bar_phi": rng.uniform(0, np.pi, n),
+                             "axis_ratio": rng.uniform(0.5, 1, n), "position_angle": rng.uniform(0, np.pi, n),
+                             "gz_pixel_arcsec": np.ones(n)})
+    masks = bs.footprint_masks(geometry, np.full(n, size), size)
+    on_bar = masks + 0.05 * rng.random(masks.shape)
+    compared = bs.footprint_compare(*bs.footprint_shares(on_bar, masks), 500, 0)
+    assert compared["share_inside"] > 2 * compared["share_rotated"] and compared["ratio"]["low"] > 1
+    yy, xx = np.mgrid[:size, :size] - (size - 1) / 2
+    round_maps = np.broadcast_to(np.exp(-(xx ** 2 + yy ** 2) / 40.0), masks.shape)
+    round_result = bs.footprint_compare(*bs.footprint_shares(round_maps, masks), 500, 0)
+    found = bs.bar_checks({}, {"difference": None}, None,
+                          {"models": {"vgg16": compared, "xception": round_result}}, 0.5)
+    assert found["footprint_vgg16"]["passed"] and not found["footprint_xception"]["passed"]
+
+
+def test_footprint_is_skipped_with_a_reason_when_the_truth_lacks_the_bar_geometry(tmp_path):
+    data = _bar_data()
+    path = tmp_path / "truth.parquet"
+    pd.DataFrame({"objid": data.bars["objid"], "bar_length_arcsec": 1.0}).to_parquet(path)
+    found = bs.footprint_test(data, path, 100, 0)
+    assert found["models"] is None and "bar_phi" in found["skipped"]
+    assert bs.footprint_test(data, None, 100, 0) is None  # real data
+    geometry = pd.DataFrame({"objid": data.bars["objid"], "has_bar": True, "is_disk": True, "bar_half_length_arcsec": 5.0,
+                             "bar_phi": 0.0, "axis_ratio": 1.0, "position_angle": 0.0, "gz_pixel_arcsec": 1.0})
+    geometry.to_parquet(path)
+    found = bs.footprint_test(data, path, 100, 0)
+    assert found["n"] == len(data.bars) and set(found["models"]) == set(BACKBONES)

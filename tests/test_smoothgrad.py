@@ -94,3 +94,48 @@ def test_zero_gradient_gives_zero_maps_that_are_flagged(images):
 def test_rejects_zero_samples(model, images):
     with pytest.raises(ValueError, match="samples"):
         smoothgrad(model, images, OUTPUT_INDEX, 0, NOISE, batch_size=8)
+
+
+# --------------------------------------------------------------------------- randomisation sanity check
+
+def test_randomised_copy_reinitialises_from_the_output_down_and_keeps_the_original(model):
+    from galaxy_xai.xai.smoothgrad import randomised_copy, weighted_layers
+
+    before = [w.copy() for w in model.get_weights()]
+    copy = randomised_copy(model, 1, seed=0)
+    trained, randomised = weighted_layers(model), weighted_layers(copy)
+    assert [layer.name for layer in trained] == [layer.name for layer in randomised]
+    np.testing.assert_array_equal(randomised[0].get_weights()[0], trained[0].get_weights()[0])  # below: kept
+    assert not np.allclose(randomised[-1].get_weights()[0], trained[-1].get_weights()[0])  # output layer: new
+    assert np.all(randomised[-1].get_weights()[1] == 0)  # bias re-initialised to 0
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_weighted_layers_flattens_nested_models():
+    from galaxy_xai.xai.smoothgrad import weighted_layers
+
+    inner = tiny_model(units=3)
+    inputs = keras.Input((16, 16, 3))
+    outer = keras.Model(inputs, keras.layers.Dense(2, activation="sigmoid")(inner(inputs)))
+    assert len(weighted_layers(outer)) == len(weighted_layers(inner)) + 1
+
+
+def test_rank_similarity_is_one_for_the_same_ranks_and_nan_for_a_constant_map():
+    from galaxy_xai.xai.smoothgrad import rank_similarity
+
+    maps = np.random.default_rng(0).random((3, 8, 8))
+    rho = rank_similarity(maps, maps ** 3)  # monotone: same ranks
+    np.testing.assert_allclose(rho, 1.0)
+    assert np.isnan(rank_similarity(maps[:1], np.zeros((1, 8, 8))))[0]
+    assert abs(np.median(rank_similarity(maps, np.random.default_rng(1).random((3, 8, 8))))) < 0.3
+
+
+def test_randomisation_test_reports_each_depth(model, images):
+    from galaxy_xai.xai.smoothgrad import randomisation_test
+
+    result = randomisation_test(model, images[:3], OUTPUT_INDEX, [0.3, 1.0], SAMPLES, NOISE, batch_size=8, seed=3)
+    assert result["n_weighted_layers"] == 3 and result["n_galaxies"] == 3
+    assert [d["n_layers"] for d in result["depths"]] == [1, 3]
+    full = result["depths"][-1]
+    assert len(full["spearman"]) == 3 and full["median_spearman"] < 0.99  # destroyed weights change the maps
