@@ -324,3 +324,25 @@ def test_footprint_is_skipped_with_a_reason_when_the_truth_lacks_the_bar_geometr
     geometry.to_parquet(path)
     found = bs.footprint_test(data, path, 100, 0)
     assert found["n"] == len(data.bars) and set(found["models"]) == set(BACKBONES)
+
+
+def test_control_checks_pass_for_a_worse_size_only_control_and_fail_for_a_better_one():
+    rng = np.random.default_rng(7)
+    n = 150
+    r90 = rng.uniform(5, 15, n)
+    true = r90 * rng.uniform(0.2, 0.8, n)
+    good, size_only = true * rng.normal(1, 0.05, n), 0.5 * r90 * rng.normal(1, 0.05, n)
+    catalogue = true * rng.normal(1, 0.02, n)
+
+    def metrics(heatmap, control):
+        found = {"vs_catalogue": bs.scores(control, catalogue, r90, 300, 0), "vs_truth": bs.scores(control, true, r90, 300, 0),
+                 "heatmap_minus_control": bs.heatmap_minus_control(heatmap, control, catalogue, true, r90, 300, 0)}
+        return bs.control_checks(found), bs.control_headlines(found["vs_catalogue"], bs.control_checks(found))
+
+    found, heads = metrics(good, size_only)
+    assert found["heatmap_beats_control"]["passed"] and found["heatmap_beats_control_per_r90"]["passed"]
+    assert not found["control_beats_size"]["passed"]
+    assert heads["control_r"]["low"] <= heads["control_r"]["value"] <= heads["control_r"]["high"]
+    found, _ = metrics(size_only, good)
+    assert not found["heatmap_beats_control"]["passed"] and not found["heatmap_beats_control_per_r90"]["passed"]
+    assert found["control_beats_size"]["passed"]

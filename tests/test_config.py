@@ -114,6 +114,13 @@ CASES = [
     ("sfnet", "sfnet.xgboost.max_depth", 0, "key 'sfnet.xgboost.max_depth' must be an integer >= 1, got 0"),
     ("sfnet", "sfnet.xgboost.max_depth", 4.5, "key 'sfnet.xgboost.max_depth' must be an integer >= 1, got 4.5"),
     ("sfnet", "sfnet.epocs", UNKNOWN, "unknown key 'sfnet.epocs'"),
+    ("sfnet", "sfnet.n_bootstrap", 10, "key 'sfnet.n_bootstrap' must be an integer >= 100, got 10"),
+    ("sfnet", "sfnet.memorise_alphas", [1.0, 0.0], "key 'sfnet.memorise_alphas' must be a non-empty list of distinct items, each a number > 0"),
+    ("sfnet", "sfnet.memorise_min_galaxies_per_parameter", 0.5,
+     "key 'sfnet.memorise_min_galaxies_per_parameter' must be a number >= 1, got 0.5"),
+    ("sfnet", "sfnet.dense_tolerance", -0.1, "key 'sfnet.dense_tolerance' must be a number >= 0, got -0.1"),
+    ("sfnet", "sfnet.ridge_low_r2", 1.5, "key 'sfnet.ridge_low_r2' must be a number in [0, 1], got 1.5"),
+    ("sfnet", "sfnet.pca_explain_components", 0, "key 'sfnet.pca_explain_components' must be an integer >= 1, got 0"),
     # train.k (the SFNet's k, in the train group: `dvc exp run -S train.k=4`)
     ("train", "train.k", 4.5, "key 'train.k' must be an integer in [1, 512], got 4.5"),
     ("train", "train.k", 513, "key 'train.k' must be an integer in [1, 512], got 513"),
