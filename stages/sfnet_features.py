@@ -1,7 +1,8 @@
 """Stage sfnet_features: what the two SFNets (k = train.k) learned, on the validation galaxies (SPEC §4).
 
 Per target: feature frequencies, top features, their equation and top galaxies, ridge R² from the
-dense twin, AGN SVM (lines), truth correlations (simulated data); see galaxy_xai.studies.sfnet.
+dense twin, AGN SVM (lines), truth correlations (simulated data), the SFNet against its twin, with
+bootstrap CIs, checks and headlines; see galaxy_xai.studies.sfnet.
 Writes out/sfnet/features/<target>.json and figure_<target>.npz, and the metrics.
 """
 from galaxy_xai import layout, runtime
@@ -18,13 +19,15 @@ def main() -> None:
     cfg = sfnet_config.load(params)
     truth = layout.read_truth(data_config.load(params).truth, ["objID", *TRUTHS])
     out = layout.sfnet_features()
-    metrics = {}
+    metrics, checks, headlines = {}, {}, {}
     with atomic_path(out.dir) as tmp:
         tmp.mkdir(parents=True)
         for target in SFNET_TARGETS:
-            metrics[target] = feature_study(target, cfg, truth, layout.sfnet_train(target),
-                                            layout.sfnet_dense(target), out.at(tmp))
-    layout.write_metrics("sfnet_features", metrics)
+            metrics[target], target_checks, target_headlines = feature_study(
+                target, cfg, truth, layout.sfnet_train(target), layout.sfnet_dense(target), out.at(tmp))
+            checks.update(target_checks)
+            headlines.update(target_headlines)
+    layout.write_metrics("sfnet_features", {**metrics, "checks": checks, "headlines": headlines})
     log.info("metrics: %s", metrics)
 
 

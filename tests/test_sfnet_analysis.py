@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LinearRegression, Ridge
 
-from galaxy_xai import layout, stats
+from galaxy_xai import checks as ck, layout, stats
 from galaxy_xai.config import read_params, sfnet as sfnet_config
 from galaxy_xai.data.images import centre_crop
 from galaxy_xai.data.lines import agn_labels, bpt_ratios, kauffmann_agn, kauffmann_line
@@ -263,13 +263,142 @@ def test_svm_agn_compares_top_m_with_all_active_features(tmp_path):
 def test_dense_baselines_and_k_table(tmp_path):
     rng = np.random.default_rng(14)
     _table(tmp_path, rng, columns=("oh_p50",))
-    cfg = dataclasses.replace(CFG, k_list=(1, 2), xgboost={"n_estimators": 3, "max_depth": 2})
+    cfg = dataclasses.replace(CFG, k_list=(1, 2), xgboost={"n_estimators": 3, "max_depth": 2}, n_bootstrap=100)
     base = study.dense_baselines(cfg, layout.ModelFolder(tmp_path))
-    assert base["dense"] == pytest.approx(0.1) and (base["n_train"], base["n_validation"]) == (60, 20)
+    assert stats.rmse(base["y"], base["dense_pred"]) == pytest.approx(0.1)
+    assert (base["n_train"], base["n_validation"]) == (60, 20)
     assert set(base["pca"]) == {1, 2} and set(base["xgboost"]) == {"fit_on_train", "fit_on_validation"}
-    table = study.k_table({1: [0.2, 0.4], 2: [0.3]}, base)
+    assert base["pcs"].shape[1] >= cfg.pca_explain_components
+    mem = base["memorisation"]
+    assert mem["linear"]["n_galaxies"] == 20 and mem["linear"]["galaxies_per_feature"] == pytest.approx(20 / 16)
+    assert mem["ridge_cv"]["alpha"] in cfg.memorise_alphas and mem["ridge_cv"]["rmse_ci"]["n"] == 20
+    y = base["y"]
+    preds = {1: np.stack([y + 0.01, y - 0.02], axis=1), 2: (y + 0.5)[:, None]}
+    table = study.k_table(cfg, {1: [0.2, 0.4], 2: [0.3]}, preds, base)
     assert table["k1"]["sfnet"] == pytest.approx(0.3) and table["k1"]["sfnet_sem"] == pytest.approx(0.1)
-    assert table["k2"] == {"k": 2, "sfnet": 0.3, "sfnet_sem": 0.0, "sfnet_runs": [0.3], "pca": base["pca"][2]}
+    assert table["k2"]["sfnet_runs"] == [0.3] and table["k2"]["pca"] == base["pca"][2]
+    diff = table["k1"]["sfnet_minus_pca"]
+    assert diff["estimate"] == pytest.approx(0.015 - base["pca"][1]) and diff["n"] == 20
+    assert table["k2"]["sfnet_minus_dense"]["estimate"] == pytest.approx(0.5 - 0.1)
+
+
+# ---- checks: each must pass on a constructed good case and fail on a bad one -----------------
+
+def test_memorisation_interpolates_with_more_features_than_galaxies_and_is_flagged():
+    rng = np.random.default_rng(20)
+    x, y = rng.normal(size=(40, 60)), rng.normal(size=40)  # y unrelated to x, 60 features > 40 galaxies
+    ols, _ = sf.memorise(x, y)
+    assert ols["rmse"] < 1e-6 and ols["galaxies_per_parameter"] <= 1.0  # interpolates: memorisation cannot fail
+    ridge, _ = sf.memorise(x, y, CFG.memorise_alphas)
+    assert ridge["rmse"] > 0.8 * y.std()  # CV refuses to interpolate noise
+    gap = {"estimate": -0.01, "low": -0.02, "high": 0.0, "k": 2}
+    c, h = study.memorisation_checks("metallicity", CFG, {"linear": ols, "ridge_cv": dict(ridge, rmse_ci=gap)}, gap)
+    assert not c["metallicity_linear_memorisation_well_posed"]["passed"]
+    assert c["metallicity_linear_memorisation_well_posed"]["kind"] == "validity"
+    assert not c["metallicity_dense_features_from_morphology_model"]["passed"]  # the twin stands in for Zoobot
+    assert not c["metallicity_memorisation_worse_than_sfnet"]["passed"]
+    assert ck.verdict(h["metallicity_linear_memorisation"], c)[0] == "inconclusive"
+
+
+def test_memorisation_of_a_well_posed_problem_passes():
+    rng = np.random.default_rng(21)
+    x = rng.normal(size=(600, 5))
+    y = x @ rng.normal(size=5) + 0.3 * rng.normal(size=600)
+    for alphas in (None, CFG.memorise_alphas):
+        fit, _ = sf.memorise(x, y, alphas)
+        assert fit["rmse"] == pytest.approx(0.3, rel=0.1) and fit["galaxies_per_parameter"] >= 100
+    ols, _ = sf.memorise(x, y)
+    ridge, _ = sf.memorise(x, y, CFG.memorise_alphas)
+    gap = {"estimate": 0.2, "low": 0.1, "high": 0.3, "k": 4}
+    c, _ = study.memorisation_checks("lines", CFG, {"linear": ols, "ridge_cv": dict(ridge, rmse_ci=gap)}, gap)
+    assert c["lines_memorisation_well_posed"]["passed"] and c["lines_linear_memorisation_well_posed"]["passed"]
+    assert c["lines_memorisation_worse_than_sfnet"]["passed"]
+
+
+def _ci(estimate, low, high, n=50):
+    return {"estimate": estimate, "low": low, "high": high, "n": n, "n_bootstrap": 100, "undefined_draws": 0}
+
+
+def test_sfnet_beats_pca_check_needs_the_whole_interval_below_zero():
+    rows = {"k2": {"k": 2, "sfnet_runs": [0.08], "n_validation": 50, "sfnet_minus_pca": _ci(-0.05, -0.07, -0.03)},
+            "k4": {"k": 4, "sfnet_runs": [0.08], "n_validation": 50, "sfnet_minus_pca": _ci(-0.01, -0.03, 0.01)},
+            "k5": {"k": 5, "sfnet_runs": [0.08], "n_validation": 50, "sfnet_minus_pca": None}}
+    c, h = study.pca_checks("metallicity", rows)
+    assert c["metallicity_sfnet_beats_pca_k2"]["passed"] and not c["metallicity_sfnet_beats_pca_k4"]["passed"]
+    assert not c["metallicity_sfnet_beats_pca_k5"]["passed"]
+    assert "0.0858" in h["metallicity_sfnet_minus_pca_k2"]["paper"] and "not in" in h["metallicity_sfnet_minus_pca_k5"]["paper"]
+    assert ck.verdict(h["metallicity_sfnet_minus_pca_k2"], c)[0] == "reproduced"
+    assert ck.verdict(h["metallicity_sfnet_minus_pca_k4"], c)[0] == "not reproduced"
+
+
+def _pair_tables(tmp_path, rng, sfnet_noise, n=200):
+    """An SFNet feature table and its dense twin's (predictions = target + noise), 150 / 50 split."""
+    frame = pd.DataFrame({"objID": [f"g{i}" for i in range(n)], "row": range(n),
+                          "split": ["train"] * 150 + ["validation"] * (n - 150), "oh_p50": rng.normal(9, 0.2, n)})
+    y = frame[["oh_p50"]].to_numpy()
+    save_feature_table(tmp_path / "sfnet.npz", frame, topk_mask(rng.random((n, 16)), 4),
+                       y + sfnet_noise * rng.normal(size=(n, 1)), ["oh_p50"])
+    save_feature_table(tmp_path / "dense.npz", frame.iloc[::-1], rng.random((n, 16)),
+                       (y + 0.02 * rng.normal(size=(n, 1)))[::-1], ["oh_p50"])
+    return load_feature_table(tmp_path / "sfnet.npz"), load_feature_table(tmp_path / "dense.npz")
+
+
+@pytest.mark.parametrize("noise, matches", [(0.01, True), (0.3, False)])
+def test_sfnet_matches_dense_and_beats_mean_checks(tmp_path, noise, matches):
+    table, dense = _pair_tables(tmp_path, np.random.default_rng(22), noise)
+    acc = study.accuracy_vs_dense(dataclasses.replace(CFG, n_bootstrap=200), table, dense)
+    assert acc["k"] == 4 and acc["n_validation"] == 50
+    assert acc["dense_rmse"]["estimate"] == pytest.approx(0.02, rel=0.3)  # aligned on objID, not row order
+    c, h = study.accuracy_checks("metallicity", CFG, acc)
+    assert c["metallicity_dense_beats_mean"]["passed"]
+    assert c["metallicity_sfnet_beats_mean"]["passed"] is matches
+    assert c["metallicity_sfnet_matches_dense"]["passed"] is matches
+    assert h["metallicity_sfnet_rmse"]["low"] <= h["metallicity_sfnet_rmse"]["value"] <= h["metallicity_sfnet_rmse"]["high"]
+
+
+@pytest.mark.parametrize("separable", [True, False])
+def test_agn_svm_must_beat_the_majority_class_with_its_interval(tmp_path, separable):
+    rng = np.random.default_rng(23)
+    n = 400
+    frame = pd.DataFrame({"objID": [f"g{i}" for i in range(n)], "row": range(n),
+                          "split": ["train"] * 300 + ["validation"] * 100})
+    # lines such that about a third sit above the Kauffmann line: [NII]/Ha = 10**-0.5, [OIII]/Hb = 10**+-0.5
+    agn = rng.random(n) < 0.35
+    frame["log_N2"], frame["log_Ha"] = 1.5, 2.0
+    frame["log_O3"], frame["log_Hb"] = np.where(agn, 2.5, 1.5), 2.0
+    feats = rng.random((n, 8)) * 0.1
+    if separable:
+        feats[:, 0] += np.where(agn, 1.0, 0.0)
+    save_feature_table(tmp_path / "f.npz", frame, feats, frame[list(study.LINES)].to_numpy(), list(study.LINES))
+    cfg = dataclasses.replace(CFG, top_m=4, n_bootstrap=200)
+    svm = study.svm_agn(cfg, load_feature_table(tmp_path / "f.npz"))
+    c, h = study.agn_checks("lines", cfg, svm)
+    assert c["lines_agn_svm_top4_beats_majority"]["passed"] is separable
+    assert c["lines_agn_svm_all_active_beats_majority"]["passed"] is separable
+    assert h["lines_agn_svm_top4_accuracy"]["paper"] == "0.85" and h["lines_agn_svm_all_active_f1"]["paper"] == "0.70"
+    assert svm["top4"]["n_validation"] == 100 and svm["top4"]["accuracy_ci"]["n"] == 100
+
+
+def test_ridge_r2_checks_flag_the_twin_and_test_low_r2():
+    ridge = {"Z1": _ci(0.2, 0.1, 0.3), "Z2": _ci(0.7, 0.6, 0.8)}
+    c, h = study.ridge_checks("metallicity", CFG, ridge)
+    assert c["metallicity_ridge_r2_rank1_low"]["passed"] and not c["metallicity_ridge_r2_rank2_low"]["passed"]
+    assert not c["metallicity_ridge_features_from_morphology_model"]["passed"]
+    assert ck.verdict(h["metallicity_ridge_r2_rank1"], c)[0] == "inconclusive"
+    assert h["metallicity_ridge_r2_rank2"]["paper"].startswith("R² 0.107")
+
+
+def test_explain_components_names_the_truth_a_component_tracks():
+    rng = np.random.default_rng(24)
+    n = 100
+    truth = pd.DataFrame({"objID": [f"g{i}" for i in range(n)], "log_mstar": rng.normal(10, 0.5, n),
+                          "petroR90_r": rng.normal(5, 1, n), "cos_i": rng.random(n)})
+    pcs = np.column_stack([truth["log_mstar"] * 3, truth["cos_i"] + 0.01 * rng.normal(size=n)])[::-1]
+    y = (0.3 * truth["log_mstar"]).to_numpy()[::-1, None]
+    out = study.explain_components(pcs, np.array([0.6, 0.2]), truth["objID"].to_numpy()[::-1], y, ["oh_p50"], truth, 3)
+    assert out["PC1"]["tracks"] == "log_mstar" and out["PC1"]["r_truth"]["log_mstar"] == pytest.approx(1.0)
+    assert out["PC2"]["tracks"] == "cos_i" and out["PC1"]["r_target"]["oh_p50"] == pytest.approx(1.0)
+    assert out["target_r_with_truth"]["oh_p50"]["log_mstar"] == pytest.approx(1.0) and "PC3" not in out
 
 
 def test_save_figure_inputs_pads_short_top_galaxy_lists(tmp_path):

@@ -37,6 +37,14 @@ class SfnetConfig:
     svm_c: float = key(POSITIVE, "linear SVM regularisation C")
     ridge_alpha: float = key(POSITIVE, "ridge alpha, dense features -> SFNet features")
     xgboost: dict = key(Options(XGBOOST), "XGBoost keyword arguments")
+    n_bootstrap: int = key(Int(100), "bootstrap draws (over validation galaxies) of every CI of a comparison")
+    memorise_alphas: tuple = key(ListOf(POSITIVE, distinct=True),
+                                 "ridge alphas the memorisation fit chooses from by leave-one-out CV")
+    memorise_min_galaxies_per_parameter: float = key(
+        Number(1), "the memorisation fit is valid with at least this many galaxies per fitted parameter")
+    dense_tolerance: float = key(Number(0), "an SFNet matches the dense twin if its RMSE CI stays below (1 + this) x the twin's")
+    ridge_low_r2: float = key(Number(0, 1), "ridge R² below this (CI upper bound) = the features are largely different")
+    pca_explain_components: int = key(Int(1), "leading principal components of the dense features correlated with the truth")
 
     def check(self, source):
         if self.init == "scratch" and self.epochs == 0:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.decomposition import PCA
-from sklearn.linear_model import LinearRegression, Ridge
-from sklearn.metrics import accuracy_score, f1_score, r2_score
+from sklearn.linear_model import LinearRegression, Ridge, RidgeCV
+from sklearn.metrics import r2_score
 from sklearn.svm import LinearSVC
 
 from galaxy_xai.stats import rmse
@@ -82,30 +82,40 @@ def top_activating(acts, feature, n) -> np.ndarray:
     return order[column[order] > 0][:n]
 
 
-def pca_topk_rmse(train_feats, y_train, val_feats, y_val, ks) -> dict:
-    """Validation RMSE of linear regression on the top k principal components, for each k.
+def pca_topk(train_feats, y_train, val_feats, ks, at_least: int = 0) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Linear regression on the top k principal components, for each k: validation predictions.
 
-    The components are fitted on the training features only (as the paper's CNN + PCA);
-    a k beyond the number of components the training set allows gets None.
+    The components are fitted on the training features only (as the paper's CNN + PCA); a k
+    beyond the number of components the training set allows gets None. Returns
+    ({k: predictions [n_val, n_out] or None}, the validation galaxies' components, explained variance
+    ratios), with at least `at_least` components when the features allow.
     """
-    n_components = min(max(ks), *np.shape(train_feats))
+    n_components = min(max(*ks, at_least), *np.shape(train_feats))
     pca = PCA(n_components=n_components, svd_solver="full").fit(train_feats)
     pcs_train, pcs_val = pca.transform(train_feats), pca.transform(val_feats)
+    y_train = np.asarray(y_train, float)
     out = {}
     for k in ks:
         if k > n_components:
             out[k] = None
             continue
-        fit = LinearRegression().fit(pcs_train[:, :k], y_train)
-        out[k] = rmse(y_val, fit.predict(pcs_val[:, :k]))
-    return out
+        out[k] = LinearRegression().fit(pcs_train[:, :k], y_train).predict(pcs_val[:, :k]).reshape(len(pcs_val), -1)
+    return out, pcs_val, pca.explained_variance_ratio_
+
+
+def pca_topk_rmse(train_feats, y_train, val_feats, y_val, ks) -> dict:
+    """Validation RMSE of linear regression on the top k principal components, for each k (see pca_topk)."""
+    preds, _, _ = pca_topk(train_feats, y_train, val_feats, ks)
+    y_val = np.asarray(y_val, float).reshape(len(y_val), -1)
+    return {k: None if p is None else rmse(y_val, p) for k, p in preds.items()}
 
 
 def fit_and_memorise(make_model, x_train, y_train, x_val, y_val) -> dict:
     """Validation RMSE of a regressor fitted on the training set, and when fitted on the validation set itself.
 
     The second number is the paper's memorisation check: it bounds what the features could
-    express at all, generalisation aside.
+    express at all, generalisation aside. For a linear model it is only meaningful with many
+    more galaxies than features (see `memorise`, which says how many it had).
     """
     y_train, y_val = np.asarray(y_train, float), np.asarray(y_val, float)
     fitted = make_model().fit(x_train, y_train)
@@ -114,12 +124,69 @@ def fit_and_memorise(make_model, x_train, y_train, x_val, y_val) -> dict:
             "fit_on_validation": rmse(y_val, memorised.predict(x_val).reshape(y_val.shape))}
 
 
+def memorise(x, y, alphas=None) -> tuple[dict, np.ndarray]:
+    """The memorisation fit: a linear model fitted on (x, y) and scored on the same galaxies.
+
+    `alphas` None: ordinary least squares, which interpolates (RMSE 0) once there are as many
+    parameters as galaxies. Otherwise ridge with its alpha chosen among `alphas` by leave-one-out
+    CV on these galaxies (RidgeCV), reported with its effective number of parameters
+    (trace of the hat matrix, + 1 for the intercept). Returns (record, in-sample predictions);
+    the record states galaxies per feature and per effective parameter, the numbers that say
+    whether the fit could have failed at all.
+    """
+    x = np.asarray(x, float)
+    y = np.asarray(y, float).reshape(len(x), -1)
+    n, p = x.shape
+    if alphas is None:
+        fit, alpha = LinearRegression().fit(x, y), None
+        parameters = float(min(n, np.linalg.matrix_rank(x - x.mean(axis=0)) + 1))
+    else:
+        fit = RidgeCV(alphas=np.asarray(alphas, float)).fit(x, y)
+        alpha = float(fit.alpha_)
+        s = np.linalg.svd(x - x.mean(axis=0), compute_uv=False)
+        parameters = float(np.sum(s**2 / (s**2 + alpha)) + 1)
+    pred = fit.predict(x).reshape(y.shape)
+    return {"method": "linear" if alphas is None else "ridge_cv", "alpha": alpha, "rmse": rmse(y, pred),
+            "n_galaxies": int(n), "n_features": int(p), "galaxies_per_feature": n / p if p else None,
+            "effective_parameters": parameters, "galaxies_per_parameter": n / parameters}, pred
+
+
+def ridge_predict(x_train, y_train, x_val, alpha) -> np.ndarray:
+    """Validation predictions [n_val, n_out] of a ridge regression fitted on the training set."""
+    y_train = np.asarray(y_train, float).reshape(len(y_train), -1)
+    return Ridge(alpha=alpha).fit(x_train, y_train).predict(x_val).reshape(len(x_val), -1)
+
+
 def ridge_r2(x_train, y_train, x_val, y_val, alpha) -> np.ndarray:
     """Validation R² per output of a ridge regression fitted on the training set."""
-    y_train = np.asarray(y_train, float).reshape(len(y_train), -1)
     y_val = np.asarray(y_val, float).reshape(len(y_val), -1)
-    fit = Ridge(alpha=alpha).fit(x_train, y_train)
-    return np.atleast_1d(r2_score(y_val, fit.predict(x_val), multioutput="raw_values"))
+    return np.atleast_1d(r2_score(y_val, ridge_predict(x_train, y_train, x_val, alpha), multioutput="raw_values"))
+
+
+def r2(y, pred) -> float | None:
+    """R² of one output (None when y is constant: undefined)."""
+    y, pred = np.asarray(y, float), np.asarray(pred, float)
+    total = np.sum((y - y.mean()) ** 2)
+    return float(1 - np.sum((y - pred) ** 2) / total) if total > 0 else None
+
+
+def accuracy(truth, guess) -> float:
+    return float(np.mean(np.asarray(truth, bool) == np.asarray(guess, bool)))
+
+
+def f1(truth, guess) -> float:
+    """F1 of the positive class (0 when there is no true or guessed positive, as zero_division=0)."""
+    truth, guess = np.asarray(truth, bool), np.asarray(guess, bool)
+    tp, both = np.sum(truth & guess), truth.sum() + guess.sum()
+    return float(2 * tp / both) if both else 0.0
+
+
+def svm_agn_predict(x_train, agn_train, x_val, c=1.0, seed=0):
+    """Validation AGN guesses of a linear SVM fitted on the training galaxies (None with a single class)."""
+    agn_train = np.asarray(agn_train, bool)
+    if agn_train.all() or not agn_train.any():
+        return None
+    return LinearSVC(C=c, random_state=seed, max_iter=20000).fit(x_train, agn_train).predict(x_val).astype(bool)
 
 
 def svm_agn_scores(x_train, agn_train, x_val, agn_val, c=1.0, seed=0) -> dict:
@@ -129,13 +196,10 @@ def svm_agn_scores(x_train, agn_train, x_val, agn_val, c=1.0, seed=0) -> dict:
     With a single class among the training galaxies there is nothing to fit: scores are None.
     """
     agn_train, agn_val = np.asarray(agn_train, bool), np.asarray(agn_val, bool)
-    if agn_train.all() or not agn_train.any():
+    guess = svm_agn_predict(x_train, agn_train, x_val, c, seed)
+    if guess is None:
         return {"accuracy": None, "f1": None, "majority_accuracy": None, "n_features": int(np.shape(x_train)[1])}
-    svm = LinearSVC(C=c, random_state=seed, max_iter=20000).fit(x_train, agn_train)
-    guess = svm.predict(x_val)
     majority = agn_train.mean() > 0.5
-    return {"accuracy": float(accuracy_score(agn_val, guess)),
-            "f1": float(f1_score(agn_val, guess, zero_division=0)),
-            "majority_accuracy": float(np.mean(agn_val == majority)),
+    return {"accuracy": accuracy(agn_val, guess), "f1": f1(agn_val, guess),
+            "majority_accuracy": accuracy(agn_val, np.full(len(agn_val), majority)),
             "n_features": int(np.asarray(x_train).shape[1])}
-
