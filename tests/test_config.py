@@ -54,6 +54,11 @@ CASES = [
     ("xai", "xai.pin", {"mode": "vgg19", "xinput": False, "corr_threshold": 0.5, "len_threshold": 10},
      "key 'xai.pin.mode' must be one of ['vgg16', 'resnet50v2', 'xception', 'averageheatmaps', 'averagemeasurements']"),
     ("xai", "xai.control.epoch", UNKNOWN, "unknown key 'xai.control.epoch'"),
+    ("xai", "xai.select_by", "r", "key 'xai.select_by' must be one of ['per_r90', 'arcsec'], got 'r'"),
+    ("xai", "xai.n_bootstrap", 10, "key 'xai.n_bootstrap' must be an integer >= 100, got 10"),
+    ("xai", "xai.randomisation.n_galaxies", -1, "key 'xai.randomisation.n_galaxies' must be an integer >= 0, got -1"),
+    ("xai", "xai.randomisation.fractions", [0.0, 1.0], "key 'xai.randomisation.fractions' must be a non-empty list of distinct items"),
+    ("xai", "xai.randomisation.max_similarity", 2, "key 'xai.randomisation.max_similarity' must be a number in [-1, 1], got 2"),
     # scl
     ("scl", "scl.bins", 2.5, "key 'scl.bins' must be an integer >= 2, got 2.5"),
     ("scl", "scl.lr_drop_fraction", 1.5, "key 'scl.lr_drop_fraction' must be a number in (0, 1], got 1.5"),
