@@ -25,7 +25,7 @@ SFNET_BLOCKS = ("stem", "stage1", "stage2", "stage3", "stage4", "head")
 LR_SCHEDULES = ("constant", "cosine")
 
 # TRIM band-importance methods (galaxy_xai.xai.trim.band_importance).
-TRIM_METHODS = ("integrated_gradients", "integrated_gradients_zero", "knockout", "gradient_x_input")
+TRIM_METHODS = ("integrated_gradients", "integrated_gradients_zero", "knockout", "gradient_x_input", "cd")
 
 # SDSS optical bands, blue to red.
 BANDS = "ugriz"

@@ -136,8 +136,8 @@ VALIDATE = {"n_datasets": 2, "n_images": 40, "size": 8, "n_bands": 2, "methods":
 
 def _cfg() -> trim_config.TrimConfig:
     return trim_config.load({"trim": {
-        "output": "Class3.1", "methods": ["knockout", "integrated_gradients_zero"], "n_bands": N_BANDS, "n_images": 6,
-        "steps": 4, "batch_size": 16, "min_prediction_ratio": 0.25, "n_property_bins": 2, "seed": 0,
+        "output": "Class3.1", "methods": ["knockout", "integrated_gradients_zero", "cd"], "n_bands": N_BANDS, "n_images": 6,
+        "steps": 4, "ig_tolerance": 0.05, "max_steps": 16, "cd_tolerance": 1e-3, "batch_size": 16, "min_prediction_ratio": 0.25, "n_property_bins": 2, "seed": 0,
         "validate": VALIDATE}})
 
 
@@ -204,7 +204,7 @@ def test_trim_stage_writes_curves_per_band_and_group(galaxy_zoo):
     curves = out.read_json("curves")
     assert len(curves["band_edges"]) == N_BANDS + 1
     assert curves["name"] == "vgg16" and curves["output_index"] == VOTE_COLUMNS.index("Class3.1")
-    for method in ("knockout", "integrated_gradients_zero"):
+    for method in ("knockout", "integrated_gradients_zero", "cd"):
         c = curves["methods"][method]
         assert len(c["mean"]) == N_BANDS and set(c["groups"]) == {"barred", "unbarred"}
         assert sum(g["n"] for g in c["groups"].values()) == metrics["n_normalised"]
@@ -217,6 +217,41 @@ def test_trim_stage_writes_curves_per_band_and_group(galaxy_zoo):
     np.testing.assert_allclose(scores["normalised_knockout"], scores["raw_knockout"] / sample["prediction"].to_numpy()[:, None], rtol=1e-5)
     assert out.read_npy("bands_example").shape == (N_BANDS, 8, 8, 3)
     assert metrics["ig_zero_completeness_gap"] < 0.05
+    assert metrics["cd_completeness_gap"] < 1e-4
+    assert metrics["checks"]["ig_zero_completeness"]["passed"] and metrics["checks"]["cd_completeness"]["passed"]
+    assert set(metrics["headlines"]) == {"trim_cd_peak"}
+    assert metrics["headlines"]["trim_cd_peak"]["checks"] == ["cd_completeness", "cd_decays_after_peak"]
+    # CD is normalised by the logit z(x) = rel + irrel of each image
+    z = np.log(sample["prediction"] / (1 - sample["prediction"])).to_numpy()
+    np.testing.assert_allclose(scores["normalised_cd"], scores["raw_cd"] / z[:, None], rtol=1e-3)
+
+
+def test_ig_steps_double_until_complete_or_capped():
+    cfg = dataclasses.replace(_cfg(), steps=1, ig_tolerance=1e-9, max_steps=8)
+    keras.utils.set_random_seed(0)
+    model = trim.ModelOutput(_model((8, 8, 3), 1, "sigmoid"), 0)
+    x = np.random.default_rng(0).random((3, 8, 8, 3), dtype=np.float32)
+    masks = trim.radial_band_masks(8, 8, N_BANDS)
+    f0 = trim.predict_output(model, np.zeros_like(x[:1]), 0)[0]
+    _, steps, tried = study.ig_zero_adaptive(model, x, 0, masks, cfg, f0, trim.predict_output(model, x, 0))
+    assert steps == 8 and [t["steps"] for t in tried] == [1, 2, 4, 8]  # capped: the check then fails
+    assert tried[-1]["gap"] < tried[0]["gap"]
+    cfg = dataclasses.replace(cfg, ig_tolerance=1.0)
+    _, steps, tried = study.ig_zero_adaptive(model, x, 0, masks, cfg, f0, trim.predict_output(model, x, 0))
+    assert steps == 1 and len(tried) == 1
+
+
+def test_band_checks_pass_and_fail():
+    cfg = _cfg()
+    good = {"ig_zero_completeness_gap": 0.01, "ig_zero_steps": 8, "cd_completeness_gap": 1e-6,
+            "methods": {"cd": {"curve": [0.2, 0.6, 0.3, 0.1]}}}
+    normalised = {"cd": np.tile([0.2, 0.6, 0.3, 0.1], (5, 1)) + np.random.default_rng(0).normal(0, 0.01, (5, 4))}
+    c, h = study.band_checks(good, cfg, normalised)
+    assert all(v["passed"] for v in c.values()) and h["trim_cd_peak"]["low"] <= 0.6 <= h["trim_cd_peak"]["high"]
+    bad = {**good, "ig_zero_completeness_gap": 0.32, "cd_completeness_gap": 0.1,
+           "methods": {"cd": {"curve": [0.1, 0.2, 0.3, 0.6]}}}  # peak at the highest band
+    c, _ = study.band_checks(bad, cfg, normalised)
+    assert not any(v["passed"] for v in c.values())
 
 
 def test_trim_stage_without_truth_has_no_groups(galaxy_zoo):

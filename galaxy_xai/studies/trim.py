@@ -27,13 +27,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from galaxy_xai import layout, runtime
+from galaxy_xai import checks, layout, runtime
 from galaxy_xai.config.trim import TrimConfig, Validate
 from galaxy_xai.data.images import centre_crop
 from galaxy_xai.domain import BACKBONES, SFNET_TARGETS, VOTE_COLUMNS
 from galaxy_xai.errors import InputError, ParamError
 from galaxy_xai.io import is_null, write_json
-from galaxy_xai.xai import trim
+from galaxy_xai.xai import cd, trim
 
 log = runtime.logger("studies.trim")
 
@@ -202,21 +202,96 @@ class BandStudy:
 
 
 def explain(model, x, output_index: int, masks, cfg: TrimConfig):
-    """Raw scores [n, n_bands] per method (bands = `masks`), and each method's seconds per image."""
-    raw, seconds = {}, {}
+    """Raw scores [n, n_bands] per method (bands = `masks`), each method's seconds per image, and
+    for "cd" the per-band totals rel + irrel [n, n_bands] (each should equal z(x))."""
+    raw, seconds, totals = {}, {}, None
     for method in cfg.methods:
         start = time.perf_counter()
-        raw[method] = trim.band_importance(model, x, output_index, masks, method, cfg.steps, cfg.batch_size)
+        if method == "cd":
+            raw[method], totals = cd_scores(model, x, masks, cfg.batch_size)
+        elif method == "integrated_gradients_zero":
+            continue  # adaptive steps: see ig_zero_adaptive
+        else:
+            raw[method] = trim.band_importance(model, x, output_index, masks, method, cfg.steps, cfg.batch_size)
         seconds[method] = (time.perf_counter() - start) / len(x)
         log.info("%s: %.2f s per image", method, seconds[method])
-    return raw, seconds
+    return raw, seconds, totals
 
 
-def completeness_gap(model, x, output_index, ig_zero, predictions, mean, std) -> float:
-    """Σ_b IG_b = f(x) − f(0) up to the quadrature: the relative gap says whether trim.steps suffices."""
-    f0 = trim.predict_output(model, np.zeros_like(x[:1]), output_index)[0] * std + mean
-    delta = predictions - f0
-    return float(np.abs(ig_zero.sum(axis=1) - delta).mean() / max(np.abs(delta).mean(), 1e-12))
+def cd_scores(model, x, masks, batch_size: int):
+    """TRIM-CD rel [n, n_bands] of the selected output's pre-activation and rel + irrel."""
+    rel, irrel = [], []
+    for i in range(0, len(x), max(1, batch_size // len(masks))):
+        chunk = x[i:i + max(1, batch_size // len(masks))]
+        r, ir = trim.cd_bands(model, chunk, trim.band_components(chunk, masks), batch_size)
+        rel.append(r)
+        irrel.append(ir)
+    rel, irrel = np.concatenate(rel), np.concatenate(irrel)
+    return rel, rel + irrel
+
+
+def ig_zero_adaptive(model, x, output_index, masks, cfg: TrimConfig, f0: float, predictions):
+    """Zero-baseline IG at trim.steps, doubling the steps while the completeness gap exceeds
+    trim.ig_tolerance and the steps stay within trim.max_steps. Returns the scores (model units,
+    unscaled), the steps used, and the gap and seconds at each tried step count."""
+    steps, tried = cfg.steps, []
+    while True:
+        start = time.perf_counter()
+        scores = trim.band_importance(model, x, output_index, masks, "integrated_gradients_zero", steps, cfg.batch_size)
+        gap = completeness_gap(scores, predictions, f0)
+        tried.append({"steps": steps, "gap": gap, "seconds": time.perf_counter() - start})
+        log.info("integrated_gradients_zero: %d steps, completeness gap %.3f", steps, gap)
+        if gap <= cfg.ig_tolerance or 2 * steps > cfg.max_steps:
+            return scores, steps, tried
+        steps *= 2
+
+
+def completeness_gap(ig_zero, predictions, f0) -> float:
+    """Σ_b IG_b = f(x) − f(0) up to the quadrature: mean |Σ_b IG_b − (f(x) − f(0))| / mean |f(x) − f(0)|
+    (all in the same units)."""
+    delta = np.asarray(predictions) - f0
+    return float(np.abs(np.asarray(ig_zero).sum(axis=1) - delta).mean() / max(np.abs(delta).mean(), 1e-12))
+
+
+def cd_completeness_gap(totals, z) -> float:
+    """max over images and bands of |rel + irrel − z(x)| / mean |z(x)|: CD must reproduce the logit."""
+    z = np.asarray(z, float)
+    return float(np.abs(np.asarray(totals) - z[:, None]).max() / max(np.abs(z).mean(), 1e-12))
+
+
+def bootstrap_peak(normalised, peak: int, seed: int, n_bootstrap: int = 1000) -> dict:
+    """Mean normalised score of band `peak` over the images, with a bootstrap 95 % CI."""
+    column = np.asarray(normalised, float)[:, peak]
+    column = column[np.isfinite(column)]
+    return checks.bootstrap_ci(np.mean, column, n_bootstrap=n_bootstrap, seed=seed)
+
+
+def band_checks(metrics: dict, cfg: TrimConfig, normalised: dict) -> tuple[dict, dict]:
+    """checks and headlines of trim@<name> (issue 19)."""
+    out, heads = {}, {}
+    if "ig_zero_completeness_gap" in metrics:
+        out["ig_zero_completeness"] = checks.at_most(
+            metrics["ig_zero_completeness_gap"], cfg.ig_tolerance,
+            f"zero-baseline IG bands sum to f(x) − f(0) within {cfg.ig_tolerance:g} relative "
+            f"(at {metrics['ig_zero_steps']} steps, up to trim.max_steps): the quadrature is fine enough to read", "validity")
+    if "cd_completeness_gap" in metrics:
+        out["cd_completeness"] = checks.at_most(
+            metrics["cd_completeness_gap"], cfg.cd_tolerance,
+            "CD rel + irrel equals the model's logit for every band (float round-off only)", "validity")
+        curve = np.asarray(metrics["methods"]["cd"]["curve"], float)
+        peak = int(np.argmax(np.abs(curve)))
+        decay = abs(curve[-1]) / max(abs(curve[peak]), 1e-12)
+        out["cd_decays_after_peak"] = checks.check(
+            peak < len(curve) - 1 and decay <= 0.5, decay, 0.5,
+            "the TRIM-CD curve peaks below the highest band and its highest band is at most half the peak "
+            "(the paper's Fig. 3 shape: a peak, then decay at high frequency)")
+        ci = bootstrap_peak(normalised["cd"], peak, cfg.seed)
+        heads["trim_cd_peak"] = checks.headline(
+            "TRIM with contextual decomposition shows which frequency bands a trained model uses: importance "
+            "peaks at one band and decays at higher frequencies (paper Fig. 3, a cosmology CNN)",
+            "peak near l = 10^4, then decay (no number for galaxies)", ci["estimate"], f"CD / z(x) of band {peak}",
+            [n for n in ("cd_completeness", "cd_decays_after_peak") if n in out], ci["low"], ci["high"])
+    return out, heads
 
 
 def summarise(sample, raw, normalised, seconds, extra) -> tuple[dict, dict]:
@@ -227,11 +302,13 @@ def summarise(sample, raw, normalised, seconds, extra) -> tuple[dict, dict]:
     if not kept.any():
         raise InputError("trim: every explained image has f(x) = 0; nothing to normalise by")
     for method in raw:
-        mean = normalised[method][kept].mean(axis=0)
+        rows = np.all(np.isfinite(normalised[method]), axis=1)  # kept rows (CD has its own denominator)
+        mean = normalised[method][rows].mean(axis=0)
         groups = group_curves(normalised[method], sample["group"].to_numpy())
         curves[method] = {"mean": mean.tolist(), "mean_raw": raw[method].mean(axis=0).tolist(),
                           "groups": {g: {"mean": m.tolist(), "n": n} for g, (m, n) in groups.items()}}
-        metrics["methods"][method] = {**curve_summary(mean), "seconds_per_image": seconds[method],
+        metrics["methods"][method] = {**curve_summary(mean), "curve": mean.tolist(), "n_normalised": int(rows.sum()),
+                                      "seconds_per_image": seconds[method],
                                       "peak_band_by_group": {g: int(np.argmax(np.abs(m))) for g, (m, _) in groups.items()}}
     methods = list(raw)
     metrics["agreement_spearman"] = {
@@ -253,20 +330,39 @@ def band_study(name: str, folder: layout.ModelFolder, family: str, cfg: TrimConf
 
     model = trim.ModelOutput(model, output_index)  # traced once, used by every call below
     masks = trim.radial_band_masks(x.shape[1], x.shape[2], cfg.n_bands)
-    raw, seconds = explain(model, x, output_index, masks, cfg)
+    raw, seconds, totals = explain(model, x, output_index, masks, cfg)
+    predictions = trim.predict_output(model, x, output_index, cfg.batch_size)
+    extra = {"output_index": output_index, "output_scaling": [mean, std]}
+    if "integrated_gradients_zero" in cfg.methods:
+        f0 = trim.predict_output(model, np.zeros_like(x[:1]), output_index)[0]
+        start = time.perf_counter()
+        raw["integrated_gradients_zero"], steps, tried = ig_zero_adaptive(model, x, output_index, masks, cfg, f0, predictions)
+        seconds["integrated_gradients_zero"] = (time.perf_counter() - start) / len(x)
+        extra.update(ig_zero_completeness_gap=tried[-1]["gap"], ig_zero_steps=steps, ig_zero_steps_tried=tried)
+    if totals is not None:
+        z = cd.logit(model.model, x, cfg.batch_size)[:, output_index]
+        extra.update(cd_completeness_gap=cd_completeness_gap(totals, z),
+                     cd_units="pre-activation z(x) (the logit of a sigmoid output), normalised by z(x)")
     # Scores are differences of f: they scale by std only, while the prediction also shifts by mean.
     raw = {m: r * std for m, r in raw.items()}
-    sample["prediction"] = trim.predict_output(model, x, output_index, cfg.batch_size) * std + mean
+    sample["prediction"] = predictions * std + mean
     normalised = {}
     for m in raw:
-        normalised[m], sample["normalised"], threshold = normalise_guarded(raw[m], sample["prediction"], cfg.min_prediction_ratio)
-    extra = {"output_index": output_index, "min_prediction": threshold, "output_scaling": [mean, std]}
-    if "integrated_gradients_zero" in raw:
-        extra["ig_zero_completeness_gap"] = completeness_gap(model, x, output_index, raw["integrated_gradients_zero"],
-                                                             sample["prediction"].to_numpy(), mean, std)
+        # CD is a part of z(x), so it is normalised by z(x) (for the linear SFNet head z(x) = f(x)).
+        denominator = totals[:, 0] * std + mean if m == "cd" else sample["prediction"].to_numpy()
+        normalised[m], kept, threshold = normalise_guarded(raw[m], denominator, cfg.min_prediction_ratio)
+        if m != "cd":
+            sample["normalised"], extra["min_prediction"] = kept, threshold
+        else:
+            sample["normalised_cd"], extra["cd_min_logit"] = kept, threshold
+    if "normalised" not in sample:
+        sample["normalised"] = sample["normalised_cd"]
+        threshold = extra["cd_min_logit"]
+    threshold = extra.get("min_prediction", threshold)
     curves, metrics = summarise(sample, raw, normalised, seconds, extra)
+    metrics["checks"], metrics["headlines"] = band_checks(metrics, cfg, normalised)
     curves = {"name": name, "family": family, "output_index": output_index, "property": property_name,
-              "min_prediction": threshold, "steps": cfg.steps,
+              "min_prediction": threshold, "steps": extra.get("ig_zero_steps", cfg.steps),
               "band_edges": band_edges(x.shape[1], x.shape[2], cfg.n_bands).tolist(), "methods": curves}
     bands = np.asarray(trim.band_components(x[:1], masks))[0].astype(np.float16)
     return BandStudy(sample, raw, normalised, curves, bands, metrics)

@@ -10,6 +10,10 @@ Methods (all scores are per image and band, in units of the selected model outpu
   integrated_gradients       IG along s_α = s·(1 − M_b) + α·s·M_b (baseline = band removed)
   integrated_gradients_zero  IG along s_α = α·s (zero baseline), summed over each band
   gradient_x_input           ∇f(x)·x_b, the first-order term
+  cd                         contextual decomposition (galaxy_xai.xai.cd) with relevant = x_b and
+                             irrelevant = x − x_b: the part of the output's pre-activation z(x)
+                             (the logit of a sigmoid output; a linear output itself) due to band b.
+                             Units of z, not of f; the paper's TRIM method.
 
 Derivation of the Fourier-space IG. Treat the real and imaginary parts of s as the inputs of f'.
 On a straight path s_α = s' + α(s − s') the IG of coordinate k is (s_k − s'_k) ∫ ∂f'/∂s_k dα.
@@ -33,6 +37,7 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from galaxy_xai.domain import TRIM_METHODS
+from galaxy_xai.xai import cd
 
 
 # ----------------------------------------------------------------------------- bands and FFT
@@ -98,6 +103,8 @@ class ModelOutput:
     """
 
     def __init__(self, model, output_index: int):
+        self.model, self.output_index = model, output_index
+
         @tf.function(reduce_retracing=True)
         def value(x):
             return _select(model(x, training=False), output_index)
@@ -167,6 +174,17 @@ def _knockout(f, x, parts, batch_size):
     return f.predict(x, batch_size)[:, None] - f_removed
 
 
+def cd_bands(f, x, parts, batch_size):
+    """CD of every band: (rel, irrel) [c, B] of the selected output's pre-activation, with
+    relevant = x_b and irrelevant = x − x_b; rel + irrel = z(x) for every band."""
+    c, n_bands = parts.shape[0], parts.shape[1]
+    relevant = tf.reshape(parts, [-1, *x.shape[1:]])
+    irrelevant = tf.reshape(x[:, None] - parts, [-1, *x.shape[1:]])
+    rel, irrel = cd.decomposer(f.model)(relevant, irrelevant, batch_size)
+    select = lambda t: tf.reshape(t[:, f.output_index], [c, n_bands]).numpy()  # noqa: E731
+    return select(rel), select(irrel)
+
+
 def _gradient_x_input(f, x, parts, batch_size):
     """∇f(x)·x_b: the first-order Taylor term of each band."""
     return tf.einsum("nhwc,nbhwc->nb", f.gradients(x, batch_size), parts)
@@ -185,7 +203,7 @@ def band_importance(model, images, output_index: int, masks, method: str,
     images = tf.convert_to_tensor(images, tf.float32)
     n_bands = int(np.shape(masks)[0])
     per_image = {"integrated_gradients": n_bands * steps, "integrated_gradients_zero": steps,
-                 "knockout": n_bands + 1, "gradient_x_input": 1}[method]
+                 "knockout": n_bands + 1, "gradient_x_input": 1, "cd": n_bands}[method]
     chunk = max(1, batch_size // per_image)
     f = model_output(model, output_index)
     scores = []
@@ -198,6 +216,8 @@ def band_importance(model, images, output_index: int, masks, method: str,
             s = _ig_zero(f, x, parts, steps, batch_size)
         elif method == "knockout":
             s = _knockout(f, x, parts, batch_size)
+        elif method == "cd":
+            s = cd_bands(f, x, parts, batch_size)[0]
         else:
             s = _gradient_x_input(f, x, parts, batch_size)
         scores.append(np.asarray(s))
