@@ -64,5 +64,33 @@ def main(n_images=24, size=72, samples=20, noise=0.2, batch_size=128, output_ind
     print(f"speed ratio {reference_s / ours_s:.1f}x (target >= 3x)")
 
 
+def backbone_costs(n_images=8, size=72, samples=16, noise=0.2, batch_size=128, fractions=(0.05, 0.5, 1.0)):
+    """Seconds per SmoothGrad map of each study backbone at the default scale (random weights: the
+    cost does not depend on them), and the cost of the randomisation test on `n_images` galaxies.
+
+    Run: .venv/bin/python bench/smoothgrad.py backbones [n_images]
+    """
+    from galaxy_xai.domain import BACKBONES, VOTE_COLUMNS
+    from galaxy_xai.models.morphology import build_model
+    from galaxy_xai.xai.smoothgrad import randomisation_test
+
+    images = np.random.default_rng(0).random((n_images, size, size, 3), dtype=np.float32)
+    for name in BACKBONES:
+        model = build_model(name, (size, size, 3), len(VOTE_COLUMNS))
+        smoothgrad(model, images[:1], 6, samples, noise, batch_size)  # trace once
+        start = time.perf_counter()
+        smoothgrad(model, images, 6, samples, noise, batch_size)
+        per_map = (time.perf_counter() - start) / n_images
+        start = time.perf_counter()
+        result = randomisation_test(model, images, 6, fractions, samples, noise, batch_size)
+        test = time.perf_counter() - start
+        print(f"{name}: {per_map:.3f} s per map (incl. nothing else); randomisation test on {n_images} galaxies "
+              f"x {len(fractions)} depths: {test:.1f} s; median Spearman {[d['median_spearman'] for d in result['depths']]}",
+              flush=True)
+
+
 if __name__ == "__main__":
-    main(*(int(a) for a in sys.argv[1:2]))
+    if sys.argv[1:2] == ["backbones"]:
+        backbone_costs(*(int(a) for a in sys.argv[2:3]))
+    else:
+        main(*(int(a) for a in sys.argv[1:2]))

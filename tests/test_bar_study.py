@@ -346,3 +346,26 @@ def test_control_checks_pass_for_a_worse_size_only_control_and_fail_for_a_better
     found, _ = metrics(size_only, good)
     assert not found["heatmap_beats_control"]["passed"] and not found["heatmap_beats_control_per_r90"]["passed"]
     assert found["control_beats_size"]["passed"]
+
+
+def test_bar_test_on_simulated_data_writes_checks_headlines_randomisation_and_footprint(repo_params, tmp_path):
+    from galaxy_xai.io import write_json
+
+    xai = replace(xai_config.load(repo_params), corr_thresholds=(0.5, 0.8), len_thresholds=(3, 10), xinput=(False,),
+                  min_measured=0.5, n_bootstrap=100)
+    data = _bar_data()
+    searched = layout.BarSearch(tmp_path / "search")
+    bs.write_search(searched, *bs.search(data, xai))
+    truth = tmp_path / "truth.parquet"
+    pd.DataFrame({"objid": data.bars["objid"], "bar_length_arcsec": bs.hoyle(data.bars), "has_bar": True, "is_disk": True,
+                  "bar_half_length_arcsec": 5.0, "bar_phi": np.pi / 4, "axis_ratio": 1.0, "position_angle": 0.0,
+                  "gz_pixel_arcsec": 1.0}).to_parquet(truth)
+    randomisation = {m: {"n_weighted_layers": 3, "n_galaxies": 2,
+                         "depths": [{"fraction": 1.0, "n_layers": 3, "median_spearman": 0.1}]} for m in BACKBONES}
+    metrics, _ = bs.bar_test(data, xai, truth, searched, seed=0, randomisation=randomisation)
+    assert metrics["select_by"] == xai.select_by and metrics["footprint"]["n"] == len(data.bars)
+    assert {"bar_beats_size", "bar_beats_image_only", "randomisation_vgg16", "footprint_xception"} <= set(metrics["checks"])
+    assert metrics["checks"]["footprint_vgg16"]["passed"]  # the synthetic maps lie along the 45 deg bar
+    assert metrics["headlines"]["bar_length_r"]["checks"] == list(metrics["checks"])
+    assert metrics["modes"][metrics["chosen"]]["vs_truth"]["pearson_r_per_r90_ci95"][0] is not None
+    write_json(tmp_path / "barlength.json", metrics)  # JSON-clean: no NaN anywhere

@@ -300,7 +300,7 @@ def search(data: BarData, xai) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
         log.warning("no cell gave a defined Pearson r on %.0f%% or more of the %d validation bars (xai.min_measured); "
                     "using the first cell", 100 * xai.min_measured, val.sum())
         best = table.head(1)
-    chosen = best.iloc[0].to_dict()
+    chosen = {k: None if isinstance(v, float) and not np.isfinite(v) else v for k, v in best.iloc[0].to_dict().items()}
     log.info("chosen cell: %s", chosen)
     return table, best, chosen
 
