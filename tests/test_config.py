@@ -76,6 +76,7 @@ CASES = [
     ("mi", "mi.pair", UNKNOWN, "unknown key 'mi.pair'"),
     ("mi", "mi.union_patience", 0, "key 'mi.union_patience' must be an integer >= 1, got 0"),
     ("mi", "mi.union_max_epochs", 2, "key 'mi.union_max_epochs' must be 0 or at least mi.epochs (3), got 2"),
+    ("mi", "mi.union_tolerance", -0.1, "key 'mi.union_tolerance' must be a number >= 0, got -0.1"),
     ("mi", "mi.n_bootstrap", 0.5, "key 'mi.n_bootstrap' must be an integer >= 1, got 0.5"),
     # knn
     ("knn", "knn.k_max", "100", "key 'knn.k_max' must be an integer >= 1, got '100'"),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from galaxy_xai.config import PARAMS, Int, ListOf, Text, key, load as _load
+from galaxy_xai.config import PARAMS, Int, ListOf, Number, Text, key, load as _load
 from galaxy_xai.config.estimator import EstimatorConfig
 from galaxy_xai.errors import ParamError
 
@@ -21,6 +21,8 @@ class MiConfig(EstimatorConfig):
     union_max_epochs: int = key(Int(0), "union estimators (A+B) train up to this many epochs of iterations/epochs "
                                         "steps, until validation cross-entropy stops falling; 0 = mi.epochs, as the inputs")
     union_patience: int = key(Int(1), "epochs without a lower validation cross-entropy before a union estimator stops")
+    union_tolerance: float = key(Number(0), "nats a union's mean test MI may fall below an input's before the "
+                                           "decomposition is inconclusive")
     group = "mi"
 
     def check(self, source):

@@ -117,5 +117,6 @@ def pair_checks(names, y, split, ces, cfg, on: str = "test") -> tuple[dict, dict
             y, split, ce, cfg.bins, cfg.y_min, cfg.y_max, n_bootstrap=cfg.n_bootstrap, seed=cfg.seed, on=on)
     for name, ce in zip(names[:2], ces[:2]):
         found[f"union_not_below_{name}"], details[f"union_not_below_{name}"] = union_not_below(
-            ce, ces[2], split, name, names[2], n_bootstrap=cfg.n_bootstrap, seed=cfg.seed, on=on)
+            ce, ces[2], split, name, names[2], n_bootstrap=cfg.n_bootstrap, seed=cfg.seed,
+            tolerance=cfg.union_tolerance, on=on)
     return found, details
