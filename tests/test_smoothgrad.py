@@ -139,3 +139,18 @@ def test_randomisation_test_reports_each_depth(model, images):
     assert [d["n_layers"] for d in result["depths"]] == [1, 3]
     full = result["depths"][-1]
     assert len(full["spearman"]) == 3 and full["median_spearman"] < 0.99  # destroyed weights change the maps
+
+
+def test_the_first_maps_of_a_run_are_the_maps_of_those_images_alone(model, images):
+    # what lets the heatmaps stage reuse its maps as the randomisation test's trained maps
+    np.testing.assert_array_equal(smoothgrad(model, images, OUTPUT_INDEX, SAMPLES, NOISE, 8, seed=4)[:2],
+                                  smoothgrad(model, images[:2], OUTPUT_INDEX, SAMPLES, NOISE, 8, seed=4))
+
+
+def test_randomisation_test_reuses_given_trained_maps(model, images):
+    from galaxy_xai.xai.smoothgrad import randomisation_test
+
+    trained = smoothgrad(model, images[:2], OUTPUT_INDEX, SAMPLES, NOISE, 8, seed=3)
+    a = randomisation_test(model, images[:2], OUTPUT_INDEX, [1.0], SAMPLES, NOISE, 8, seed=3)
+    b = randomisation_test(model, images[:2], OUTPUT_INDEX, [1.0], SAMPLES, NOISE, 8, seed=3, trained=trained)
+    assert a["depths"][0]["spearman"] == pytest.approx(b["depths"][0]["spearman"])

@@ -38,7 +38,7 @@ def bar_heatmaps(model, prepared: layout.Prepared, xai, seed: int, out: layout.H
             done += len(chunk)
             progress.update(len(chunk))
     log.info("%.2f s per map", (time.perf_counter() - started) / max(1, len(bars)))
-    randomisation = sanity_check(model, images, bars["row"].to_numpy(), xai, seed)
+    randomisation = sanity_check(model, images, bars["row"].to_numpy(), xai, seed, maps)
     with atomic_path(out.dir) as tmp:
         tmp.mkdir()
         new = out.at(tmp)
@@ -47,10 +47,11 @@ def bar_heatmaps(model, prepared: layout.Prepared, xai, seed: int, out: layout.H
         write_json(tmp / RANDOMISATION_FILE, randomisation)
 
 
-
-def sanity_check(model, images, rows, xai, seed: int) -> dict | None:
+def sanity_check(model, images, rows, xai, seed: int, maps=None) -> dict | None:
     """The cascading randomisation test (galaxy_xai.xai.smoothgrad.randomisation_test) on the first
-    `xai.randomisation.n_galaxies` mapped galaxies, same SmoothGrad settings; None when n_galaxies is 0."""
+    `xai.randomisation.n_galaxies` mapped galaxies, same SmoothGrad settings and noise; None when
+    n_galaxies is 0. `maps`: the trained model's maps of `rows` (the first ones are reused, as
+    the noise is drawn image by image from the same seed)."""
     cfg = xai.randomisation
     rows = rows[: cfg.n_galaxies]
     if len(rows) == 0:
@@ -58,7 +59,8 @@ def sanity_check(model, images, rows, xai, seed: int) -> dict | None:
     started = time.perf_counter()
     result = randomisation_test(model, layout.unit_images(images[rows]),
                                 VOTE_COLUMNS.index(xai.output), cfg.fractions, xai.smooth_samples,
-                                xai.smooth_noise, xai.batch_size, seed=seed)
+                                xai.smooth_noise, xai.batch_size, seed=seed,
+                                trained=None if maps is None else maps[: len(rows)].astype(np.float32))
     result["seconds"] = time.perf_counter() - started
     log.info("randomisation test on %d galaxies: median Spearman %s (%.0f s)", len(rows),
              [d["median_spearman"] for d in result["depths"]], result["seconds"])

@@ -156,13 +156,17 @@ def rank_similarity(maps_a, maps_b) -> np.ndarray:
 
 
 def randomisation_test(model, images, output_index: int, fractions, samples: int, noise: float,
-                       batch_size: int, seed: int = 0) -> dict:
+                       batch_size: int, seed: int = 0, trained=None) -> dict:
     """SmoothGrad of the trained model and of copies with the top `fraction` of its weighted layers
     re-initialised (cascading from the output), on the same `images` [n, H, W, C] with the same
     noise; per fraction the number of layers and the median (and each galaxy's) Spearman rank
-    correlation with the trained model's maps. None where undefined (a constant map)."""
+    correlation with the trained model's maps. None where undefined (a constant map).
+
+    `trained`: the trained model's maps of these images if already computed with the same seed (as
+    the first maps of a longer run are: noise is drawn image by image), else they are computed."""
     n_weighted = len(weighted_layers(model))
-    trained = smoothgrad(model, images, output_index, samples, noise, batch_size, seed=seed)
+    if trained is None:
+        trained = smoothgrad(model, images, output_index, samples, noise, batch_size, seed=seed)
     depths = []
     for fraction in fractions:
         n_layers = max(1, int(np.ceil(fraction * n_weighted)))
