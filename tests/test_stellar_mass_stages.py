@@ -310,7 +310,8 @@ def test_union_below_an_input_fails_and_a_union_above_passes():
     assert above["passed"] and level["passed"]  # equal within the CI is not a failure
     # the committed Mopt-Mir pattern: 0.09 nats below, CI touching 0: within the CI but beyond the tolerance
     close = ce_input + 0.09 + rng.normal(0, 0.9, 300)
-    loose, ci = dec.union_not_below(ce_input, close, split, "Mopt", "Mopt+Mir", n_bootstrap=300, seed=0)
+    loose, ci = dec.union_not_below(ce_input, close, split, "Mopt", "Mopt+Mir", n_bootstrap=300, seed=0,
+                                    tolerance=0.2)
     strict, _ = dec.union_not_below(ce_input, close, split, "Mopt", "Mopt+Mir", n_bootstrap=300, seed=0,
                                     tolerance=0.02)
     assert ci["high"] > 0 and loose["passed"] and not strict["passed"] and strict["threshold"] == -0.02
