@@ -15,6 +15,7 @@ from galaxy_xai.data.lines import agn_labels, bpt_ratios, kauffmann_agn, kauffma
 from galaxy_xai.domain import SFNET_BLOCKS
 from galaxy_xai.errors import ParamError
 from galaxy_xai.models.sfnet import TopK, build_dense_twin
+from galaxy_xai.io import write_json
 from galaxy_xai.models.sfnet_training import (
     Standardiser, features_and_outputs, freeze_before, load_feature_table, load_target_data, save_feature_table,
     save_trained, sfnet_from_dense, target_sample, topk_mask,
@@ -408,3 +409,67 @@ def test_save_figure_inputs_pads_short_top_galaxy_lists(tmp_path):
     saved = np.load(tmp_path / "f.npz")
     np.testing.assert_array_equal(saved["top_rows"], [[7, 5, -1], [1, -1, -1]])
     assert saved["objID"].tolist() == ["10", "11", "12"]
+
+
+def test_compare_target_end_to_end_writes_checks_headlines_and_the_pc_reading(tmp_path):
+    """A tiny universe: a random dense twin, SFNets warm-started from it (no fine-tuning)."""
+    keras.utils.set_random_seed(25)
+    rng = np.random.default_rng(25)
+    n = 48
+    catalog = pd.DataFrame({"objID": [f"g{i}" for i in range(n)], "row": range(n), "in_metallicity": True,
+                            "oh_p50": rng.normal(9.0, 0.2, n),
+                            "split": ["train"] * 30 + ["validation"] * 12 + ["test"] * 6})
+    images = (rng.random((n, 32, 32, 3)) * 255).astype(np.uint8)
+    cfg = dataclasses.replace(CFG, crop=32, k_list=(2, 3), repeats=1, epochs=0, init="dense", n_bootstrap=100,
+                              batch_size=8, xgboost={"n_estimators": 3, "max_depth": 2})
+    train, val = target_sample(catalog, "metallicity")
+    scaler = Standardiser.fit(train[["oh_p50"]])
+    dense = layout.ModelFolder(tmp_path / "dense")
+    dense.dir.mkdir()
+    save_trained(dense, build_dense_twin(1, images.shape[1:]), images, train, val, ["oh_p50"], scaler, 8)
+    truth = pd.DataFrame({"objID": catalog["objID"], "log_mstar": rng.normal(10, 0.5, n),
+                          "petroR90_r": rng.normal(5, 1, n), "cos_i": rng.random(n)})
+    metrics, checks, headlines, runs, curve = study.compare_target(cfg, "metallicity", images, catalog, dense, truth)
+    assert {"metallicity_sfnet_beats_pca_k2", "metallicity_memorisation_well_posed",
+            "metallicity_linear_memorisation_well_posed", "metallicity_memorisation_worse_than_sfnet"} <= set(checks)
+    assert not checks["metallicity_linear_memorisation_well_posed"]["passed"]  # 12 galaxies, 512 features
+    assert metrics["memorisation"]["linear"]["galaxies_per_feature"] == pytest.approx(12 / 512)
+    assert {"metallicity_sfnet_minus_pca_k2", "metallicity_linear_memorisation"} <= set(headlines)
+    assert metrics["k_table"]["k2"]["sfnet_minus_pca"]["n"] == 12 and len(runs) == 2
+    run_rmse = metrics["k_table"]["k2"]["sfnet"]
+    assert metrics["k_table"]["k2"]["sfnet_minus_pca"]["estimate"] == pytest.approx(run_rmse - metrics["k_table"]["k2"]["pca"])
+    assert set(metrics["pca_components"]) >= {"PC1", "target_r_with_truth", "n_validation"}
+    write_json(tmp_path / "m.json", {**metrics, "checks": checks, "headlines": headlines})  # JSON-safe
+
+
+def test_feature_study_end_to_end_returns_checks_and_headlines(tmp_path):
+    keras.utils.set_random_seed(26)
+    rng = np.random.default_rng(26)
+    n = 40
+    frame = pd.DataFrame({"objID": [f"g{i}" for i in range(n)], "row": range(n), "oh_p50": rng.normal(9.0, 0.2, n),
+                          "split": ["train"] * 28 + ["validation"] * 12})
+    train, val = frame[frame["split"] == "train"], frame[frame["split"] == "validation"]
+    images = (rng.random((n, 32, 32, 3)) * 255).astype(np.uint8)
+    scaler = Standardiser.fit(train[["oh_p50"]])
+    folders = {}
+    twin = build_dense_twin(1, images.shape[1:])
+    for name in ("dense", "sfnet"):
+        folders[name] = layout.ModelFolder(tmp_path / name)
+        folders[name].dir.mkdir()
+    save_trained(folders["dense"], twin, images, train, val, ["oh_p50"], scaler, 8)
+    feats, _ = features_and_outputs(twin, images, train["row"], 8)
+    sfnet = sfnet_from_dense(twin, feats, scaler.transform(train[["oh_p50"]]), k=3, trainable_from="stem")
+    save_trained(folders["sfnet"], sfnet, images, train, val, ["oh_p50"], scaler, 8)
+    truth = pd.DataFrame({"objID": frame["objID"], **{c: rng.random(n) for c in study.TRUTHS}})
+    truth["is_disk"] = rng.random(n) < 0.6
+    out = layout.sfnet_features().at(tmp_path / "features")
+    out.dir.mkdir()
+    cfg = dataclasses.replace(CFG, n_bootstrap=100, top_m=2)
+    metrics, checks, headlines = study.feature_study("metallicity", cfg, truth, folders["sfnet"], folders["dense"], out)
+    assert metrics["accuracy"]["k"] == 3 and metrics["accuracy"]["n_validation"] == 12
+    assert {"metallicity_sfnet_beats_mean", "metallicity_dense_beats_mean", "metallicity_sfnet_matches_dense",
+            "metallicity_ridge_r2_rank1_low", "metallicity_ridge_features_from_morphology_model"} <= set(checks)
+    assert {"metallicity_sfnet_rmse", "metallicity_ridge_r2_rank1", "metallicity_ridge_r2_rank2"} <= set(headlines)
+    for head in headlines.values():
+        assert set(head["checks"]) <= set(checks)
+    write_json(tmp_path / "m.json", {"metallicity": metrics, "checks": checks, "headlines": headlines})
