@@ -143,28 +143,69 @@ def test_normalise_and_mean_curve():
     np.testing.assert_allclose(trim.mean_curve(normalised), [0.625, 1.0])
 
 
-def test_simulated_label_follows_target_band_power():
-    images, labels = trim.simulate_band_dataset(400, 16, 5, 2, np.random.default_rng(0))
-    assert images.shape == (400, 16, 16, 1) and images.dtype == np.float32
-    assert labels.mean() == pytest.approx(0.5)
-    masks = trim.radial_band_masks(16, 16, 5)
-    spectrum = np.fft.fft2(images[..., 0])
-    power = np.einsum("nhw,bhw->nb", np.abs(spectrum) ** 2, masks)
-    corr = [np.corrcoef(np.log(power[:, b]), labels)[0, 1] for b in range(5)]
-    assert np.argmax(corr) == 2 and corr[2] > 0.7 and max(np.delete(corr, 2)) < 0.2
-    np.testing.assert_array_equal(power[:, 2] > np.median(power[:, 2]), labels > 0.5)
+def test_frequency_bands_cover_each_rfft_frequency_once():
+    masks = trim.frequency_bands(14, 8)
+    assert masks.shape == (8, 8) and np.array_equal(masks, np.eye(8))
+    masks = trim.frequency_bands(32, 8)
+    assert masks.shape == (8, 17) and np.all(masks.sum(0) == 1) and np.all(masks.sum(1) >= 2)
+    with pytest.raises(ValueError):
+        trim.frequency_bands(6, 8)
+
+
+def test_simulated_label_is_the_frequency_magnitude_above_its_median():
+    x, y = trim.simulate_frequency_dataset(400, 14, 3, np.random.default_rng(0))
+    assert x.shape == (400, 14) and y.mean() == pytest.approx(0.5)
+    magnitude = np.abs(np.fft.rfft(x, axis=1))
+    np.testing.assert_array_equal(magnitude[:, 3] > np.median(magnitude[:, 3]), y > 0.5)
+    parts = trim.frequency_parts(x, trim.frequency_bands(14, 8))
+    np.testing.assert_allclose(parts.sum(1), x, atol=1e-5)
+
+
+def _relu_mlp(d=14, seed=0):
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([keras.Input((d,)), keras.layers.Dense(16, activation="relu", bias_initializer="random_normal"),
+                             keras.layers.Dense(16, activation="relu", bias_initializer="random_normal"),
+                             keras.layers.Dense(1, bias_initializer="ones")])
+
+
+def test_deeplift_and_shapley_are_complete():
+    model = _relu_mlp()
+    x = np.random.default_rng(1).normal(size=(5, 14)).astype(np.float32)
+    parts = trim.frequency_parts(x, trim.frequency_bands(14, 8))
+    f = trim.ModelOutput(model, 0)
+    delta = f.predict(x) - f.predict(np.zeros_like(x[:1]))[0]
+    for method in ("deeplift", "shapley", "integrated_gradients"):
+        scores = trim.frequency_scores(f, x, parts, method, steps=256, batch_size=512)
+        np.testing.assert_allclose(scores.sum(1), delta, rtol=1e-3, atol=1e-3 if method != "integrated_gradients" else 2e-2)
+
+
+def test_shapley_of_an_additive_model_is_each_band_term():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((14,)), keras.layers.Dense(1)])  # linear: v(S) additive
+    x = np.random.default_rng(2).normal(size=(3, 14)).astype(np.float32)
+    parts = trim.frequency_parts(x, trim.frequency_bands(14, 8))
+    f = trim.ModelOutput(model, 0)
+    expected = np.einsum("nbd,d->nb", parts, np.asarray(model.layers[0].kernel)[:, 0])
+    np.testing.assert_allclose(trim.frequency_scores(f, x, parts, "shapley", 1, 512), expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(trim.frequency_scores(f, x, parts, "cd", 1, 512), expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(trim.frequency_scores(f, x, parts, "deeplift", 1, 512), expected, rtol=1e-4, atol=1e-5)
 
 
 def test_validate_methods_smoke():
-    # One tiny dataset: the trained CNN must beat chance and every method must find the band.
-    result = trim.validate_methods(n_datasets=1, n_images=400, size=12, n_bands=3,
-                                   methods=TRIM_METHODS, epochs=5, seed=0, n_explain=20, steps=4)
+    # One small dataset: the network must beat chance and every method must find the frequency.
+    result = trim.validate_methods(n_datasets=1, n_train=1500, n_features=14, n_bands=8, methods=trim.VALIDATE_METHODS,
+                                   hidden=32, epochs=15, n_explain=100, steps=8, seed=0)
     (record,) = result["datasets"]
-    assert 0 <= record["target_band"] < 3 and record["accuracy"] > 0.6
-    assert len(record["curve_mean_abs"]["knockout"]) == 3
+    assert 0 <= record["target_band"] < 8 and record["accuracy"] > 0.75
+    assert len(record["curve_mean_abs"]["knockout"]) == 8 and record["cd_completeness_gap"] < 1e-4
     for method, stats in result["methods"].items():
-        assert record["ranked_first"][method] == record["target_band"]
+        assert record["ranked_first"][method] == record["target_band"], method
         assert stats["errors"] == 0 and stats["n_datasets"] == 1
+
+
+def test_validate_method_names_agree_with_the_config():
+    from galaxy_xai.config.trim import VALIDATE_METHODS
+    assert VALIDATE_METHODS == trim.VALIDATE_METHODS
 
 
 def test_a_model_output_is_reused_and_scores_as_the_model():

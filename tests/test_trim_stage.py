@@ -129,9 +129,8 @@ def test_error_metrics_in_percent_with_bounds():
 
 # ----------------------------------------------------------------------------- the trim stage
 N_BANDS = 4
-VALIDATE = {"n_datasets": 2, "n_images": 40, "size": 8, "n_bands": 2, "methods": ["knockout", "gradient_x_input"],
-            "epochs": 1, "n_explain": 8, "steps": 2, "aggregate": "mean_abs", "amplitude_sigma": 0.5,
-            "batch_size": 32, "seed": 3}
+VALIDATE = {"n_datasets": 2, "n_train": 300, "n_features": 6, "n_bands": 4, "methods": ["knockout", "cd", "shapley"],
+            "hidden": 8, "epochs": 2, "n_explain": 16, "steps": 2, "aggregate": "mean_abs", "batch_size": 64, "seed": 3}
 
 
 def _cfg() -> trim_config.TrimConfig:
@@ -284,6 +283,38 @@ def test_trim_validate_records_its_settings_and_error_rates():
     assert set(metrics["methods"]) == set(VALIDATE["methods"]) and metrics["seconds_total"] > 0
     for m in metrics["methods"].values():
         assert m["n_datasets"] == 2 and 0 <= m["errors"] <= 2 and m["upper95_percent"] >= m["error_percent"]
+        assert m["low95_percent"] <= m["error_percent"] <= m["high95_percent"]
+    assert {"classifiers_learn", "cd_completeness", "cd_error_lowest", "resolves_cd_vs_ig", "cd_error_matches_paper"} <= set(metrics["checks"])
+    assert set(metrics["headlines"]) == {"trim_validate_cd", "trim_validate_shapley"}
+    assert metrics["checks"]["cd_completeness"]["passed"] and not metrics["checks"]["resolves_cd_vs_ig"]["passed"]
+
+
+def _validation_metrics(errors: dict, n: int, accuracy=0.9):
+    methods = {k: {"errors": e, "n_datasets": n, "error_rate": e / n, "stderr": 0.0, "seconds_per_dataset": 0.1}
+               for k, e in errors.items()}
+    datasets = [{"target_band": 0, "accuracy": accuracy, "cd_completeness_gap": 1e-7,
+                 "curve_mean_abs": {k: [1.0, 0.5] for k in errors}} for _ in range(n)]
+    return study.error_metrics({"aggregate": "mean_abs", "datasets": datasets, "methods": methods}), datasets
+
+
+def test_validation_checks_pass_on_the_papers_table_and_fail_off_it():
+    # 500 datasets with the paper's error counts: every claim holds and the run resolves CD from IG.
+    metrics, datasets = _validation_metrics({"cd": 2, "deeplift": 18, "shapley": 20, "integrated_gradients": 21}, 500)
+    c, h = study.validation_checks(metrics, datasets)
+    assert all(v["passed"] for v in c.values()), study.checks.failed(c)
+    assert h["trim_validate_cd"]["paper"] == "0.4 ± 0.28 %" and h["trim_validate_cd"]["low"] <= 0.4 <= h["trim_validate_cd"]["high"]
+    # CD worse than IG, IG far from the paper, networks at chance: the checks fail.
+    metrics, datasets = _validation_metrics({"cd": 60, "integrated_gradients": 0}, 500, accuracy=0.55)
+    c, _ = study.validation_checks(metrics, datasets)
+    assert not any(c[n]["passed"] for n in ("classifiers_learn", "cd_error_lowest", "resolves_cd_vs_ig",
+                                            "cd_error_matches_paper", "integrated_gradients_error_matches_paper"))
+
+
+def test_binomial_interval_is_clopper_pearson():
+    low, high = study.binomial_interval(0, 20)
+    assert low == 0.0 and high == pytest.approx(1 - 0.025 ** (1 / 20))
+    low, high = study.binomial_interval(5, 10)
+    assert low == pytest.approx(stats.beta.ppf(0.025, 5, 6)) and high == pytest.approx(stats.beta.ppf(0.975, 6, 5))
 
 
 def test_trim_figures_render(galaxy_zoo, tmp_path):
@@ -293,7 +324,7 @@ def test_trim_figures_render(galaxy_zoo, tmp_path):
                     "bands": result.bands_example}
     assert trim_plots.band_curves(figure_input, tmp_path / "a.png").stat().st_size > 0
     assert trim_plots.curves_by_property({"m": figure_input, "n": figure_input}, tmp_path / "b.png").stat().st_size > 0
-    datasets = [{"target_band": 1, "accuracy": 0.9, "curve_mean_abs": {"knockout": [0.1, 0.5, 0.2]}}]
+    datasets = [{"target_band": 1, "accuracy": 0.9, "curve_mean_abs": {"knockout": [0.1, 0.5, 0.2]}}]  # noqa: E501
     metrics = study.error_metrics({"aggregate": "mean_abs", "datasets": datasets,
                                    "methods": {"knockout": {"errors": 0, "n_datasets": 1, "error_rate": 0.0,
                                                             "stderr": 0.0, "seconds_per_dataset": 0.1}}})

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from galaxy_xai.config import PARAMS, Int, ListOf, Number, Section, Text, key, load as _load
 from galaxy_xai.domain import TRIM_METHODS, VOTE_COLUMNS
 
+# galaxy_xai.xai.trim.VALIDATE_METHODS (kept here too: config modules stay free of heavy imports)
+VALIDATE_METHODS = ("cd", "integrated_gradients", "gradient_x_input", "knockout", "deeplift", "shapley")
+
 POSITIVE_INT = Int(1)
 METHODS = ListOf(Text(TRIM_METHODS), distinct=True)
 
@@ -13,16 +16,16 @@ METHODS = ListOf(Text(TRIM_METHODS), distinct=True)
 @dataclass(frozen=True)
 class Validate:
     n_datasets: int = key(POSITIVE_INT, "simulated datasets (paper: 500)")
-    n_images: int = key(Int(10), "training images per dataset")
-    size: int = key(Int(4), "image size, pixels")
-    n_bands: int = key(Int(2), "radial bands")
-    methods: tuple = key(METHODS, "methods asked to name the known band")
+    n_train: int = key(Int(10), "training inputs per dataset")
+    n_features: int = key(Int(4), "i.i.d. N(0, 1) features per input (2 (n_bands − 1): one rfft frequency per band)")
+    n_bands: int = key(Int(2), "frequency bands (exact Shapley costs 2^n_bands evaluations per input)")
+    methods: tuple = key(ListOf(Text(VALIDATE_METHODS), distinct=True), "methods asked to name the known frequency")
+    hidden: int = key(POSITIVE_INT, "width of the two hidden ReLU layers")
     epochs: int = key(POSITIVE_INT, "epochs of each dataset's classifier")
-    n_explain: int = key(POSITIVE_INT, "held-out images whose mean score names the band")
+    n_explain: int = key(POSITIVE_INT, "held-out inputs whose mean score names the band")
     steps: int = key(POSITIVE_INT, "integrated-gradients steps")
-    aggregate: str = key(Text(("mean_abs", "mean")), "how per-image scores are aggregated")
-    amplitude_sigma: float = key(Number(0, lo_open=True), "log-normal spread of each band's gain")
-    batch_size: int = key(POSITIVE_INT, "images per model call")
+    aggregate: str = key(Text(("mean_abs", "mean")), "how per-input scores are aggregated")
+    batch_size: int = key(POSITIVE_INT, "training batch size")
     seed: int = key(Int(0), "seed")
 
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from galaxy_xai.plots.common import plt, save
 
-LABELS = {"cd": "CD (logit part / logit)", "integrated_gradients": "IG (band removed)", "integrated_gradients_zero": "IG (zero baseline)",
+LABELS = {"cd": "CD (logit part / logit)", "deeplift": "DeepLift (rescale)", "shapley": "Shapley (exact, bands)", "integrated_gradients": "IG (band removed)", "integrated_gradients_zero": "IG (zero baseline)",
           "knockout": "knockout", "gradient_x_input": "gradient × input"}
 PAPER_LABELS = {"contextual_decomposition": "CD", "deeplift": "DeepLift", "shap": "SHAP",
                 "integrated_gradients": "IG"}

@@ -29,6 +29,7 @@ is x_α = α·x for every band and IG_b = ∫ ∇f(α·x)·x_b dα; the bands th
 """
 from __future__ import annotations
 
+import math
 import time
 
 import keras
@@ -235,42 +236,112 @@ def mean_curve(scores) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- paper simulation
-def simulate_band_dataset(n_images: int, size: int, n_bands: int, target_band: int, rng,
-                          amplitude_sigma: float = 0.5):
-    """Gaussian random images whose label depends on the power in one band (paper §4).
-
-    White noise is filtered in Fourier space by a per-image, per-band log-normal gain
-    exp(amplitude_sigma·z), so every band's power varies independently across images; the
-    label is 1 where the power of `target_band` exceeds its median over the dataset.
-    Returns images [n, size, size, 1] float32 and labels [n] float32.
-    """
-    masks = radial_band_masks(size, size, n_bands)
-    spectrum = np.fft.fft2(rng.standard_normal((n_images, size, size)))
-    gains = np.exp(amplitude_sigma * rng.standard_normal((n_images, n_bands)))
-    spectrum *= np.einsum("nb,bhw->nhw", gains, masks)  # symmetric gains keep images real
-    power = np.sum(np.abs(spectrum * masks[target_band]) ** 2, axis=(1, 2))
-    images = np.fft.ifft2(spectrum).real[..., None].astype(np.float32)
-    return images, (power > np.median(power)).astype(np.float32)
+# Paper §4 / Table 1: features i.i.d. N(0, 1), a random frequency per dataset, label = that
+# frequency's magnitude above its median, a 3-layer fully connected ReLU network; each method must
+# give the band holding that frequency the highest importance. Every score is of the network's
+# logit (its last layer is linear; training uses a sigmoid cross-entropy on it).
+VALIDATE_METHODS = ("cd", "integrated_gradients", "gradient_x_input", "knockout", "deeplift", "shapley")
 
 
-def train_band_classifier(images, labels, epochs: int, seed: int, filters=(8,),
-                          kernel_size: int = 9, learning_rate: float = 2e-2,
-                          batch_size: int = 64) -> keras.Model:
-    """Small CNN (conv + ReLU layers, global average pooling, sigmoid unit) for band power.
+def frequency_bands(n_features: int, n_bands: int) -> np.ndarray:
+    """Masks [n_bands, n_features // 2 + 1] over the rfft frequencies 0 … n/2: contiguous groups of
+    (nearly) equal size; with n_features = 2 (n_bands − 1) each band is one frequency."""
+    n_freq = n_features // 2 + 1
+    if n_bands > n_freq:
+        raise ValueError(f"{n_bands} bands need at least {2 * (n_bands - 1)} features, got {n_features}")
+    band = np.concatenate([np.full(len(g), b) for b, g in enumerate(np.array_split(np.arange(n_freq), n_bands))])
+    return (band[None] == np.arange(n_bands)[:, None]).astype(np.float32)
 
-    A ReLU of a band-pass filtered Gaussian field averages to a value proportional to its
-    amplitude, so one wide kernel (it must resolve a band in frequency) plus pooling suffices.
-    """
+
+def frequency_parts(x, masks) -> np.ndarray:
+    """x_b = irfft(rfft(x)·M_b) for every band: [n, n_bands, n_features]; Σ_b x_b = x."""
+    x = np.asarray(x, np.float64)
+    s = np.fft.rfft(x, axis=-1)[:, None] * masks[None]
+    return np.fft.irfft(s, n=x.shape[-1], axis=-1).astype(np.float32)
+
+
+def simulate_frequency_dataset(n: int, n_features: int, frequency: int, rng):
+    """x [n, n_features] i.i.d. N(0, 1); label 1 where |rfft(x)[frequency]| exceeds its median."""
+    x = rng.standard_normal((n, n_features)).astype(np.float32)
+    magnitude = np.abs(np.fft.rfft(x, axis=-1)[:, frequency])
+    return x, (magnitude > np.median(magnitude)).astype(np.float32)
+
+
+def train_frequency_classifier(x, y, hidden: int, epochs: int, seed: int, batch_size: int = 64,
+                               learning_rate: float = 3e-3) -> keras.Model:
+    """Dense(hidden, ReLU) → Dense(hidden, ReLU) → Dense(1) logit, Adam on the sigmoid cross-entropy."""
     keras.utils.set_random_seed(seed)
-    layers = [keras.layers.Conv2D(f, kernel_size, padding="same", activation="relu")
-              for f in filters]
-    model = keras.Sequential([keras.Input(images.shape[1:]), *layers,
-                              keras.layers.GlobalAveragePooling2D(),
-                              keras.layers.Dense(1, activation="sigmoid")])
-    model.compile(keras.optimizers.Adam(learning_rate), "binary_crossentropy",
-                  metrics=["accuracy"])
-    model.fit(images, labels, epochs=epochs, batch_size=batch_size, verbose=0)
+    model = keras.Sequential([keras.Input(x.shape[1:]), keras.layers.Dense(hidden, activation="relu"),
+                              keras.layers.Dense(hidden, activation="relu"), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.Adam(learning_rate), keras.losses.BinaryCrossentropy(from_logits=True),
+                  metrics=[keras.metrics.BinaryAccuracy(threshold=0.0)])
+    model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0)
     return model
+
+
+def deeplift_rescale(model, x) -> np.ndarray:
+    """DeepLift multipliers (rescale rule, zero reference) of a Dense/ReLU chain's logit: g [n, d]
+    with contribution of an input change Δ = g·Δ (exact: Σ_i g_i x_i = f(x) − f(0)). Each ReLU's
+    multiplier is (relu(z) − relu(z₀)) / (z − z₀), its derivative where z = z₀."""
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    h, h0, multipliers = tf.convert_to_tensor(x, tf.float32), tf.zeros([1, x.shape[-1]]), []
+    for layer in dense:
+        z, z0 = h @ layer.kernel + layer.bias, h0 @ layer.kernel + layer.bias
+        if layer is dense[-1]:
+            break
+        if keras.activations.serialize(layer.activation) not in ("relu", {"class_name": "function", "config": "relu"}) \
+                and getattr(layer.activation, "__name__", "") != "relu":
+            raise ValueError(f"deeplift_rescale: layer {layer.name!r} is not ReLU")
+        dz = z - z0
+        slope = tf.where(tf.abs(dz) > 1e-7, (tf.nn.relu(z) - tf.nn.relu(z0)) / tf.where(tf.abs(dz) > 1e-7, dz, 1.0),
+                         tf.cast(z > 0, tf.float32))
+        multipliers.append(slope)
+        h, h0 = tf.nn.relu(z), tf.nn.relu(z0)
+    g = tf.tile(tf.transpose(dense[-1].kernel), [tf.shape(h)[0], 1])  # [n, hidden]
+    for layer, slope in zip(reversed(dense[:-1]), reversed(multipliers)):
+        g = (g * slope) @ tf.transpose(layer.kernel)
+    return g.numpy()
+
+
+def shapley_bands(f: ModelOutput, parts, batch_size: int = 4096) -> np.ndarray:
+    """Exact Shapley values of the bands: players = bands, v(S) = f(Σ_{b∈S} x_b) (bands outside S
+    removed, the zero baseline); 2^n_bands evaluations per input. Returns [n, n_bands]."""
+    n, n_bands = parts.shape[:2]
+    subsets = ((np.arange(2 ** n_bands)[:, None] >> np.arange(n_bands)) & 1).astype(np.float32)  # [2^B, B]
+    inputs = np.einsum("sb,nbd->nsd", subsets, parts).reshape(n * len(subsets), -1)
+    v = f.predict(inputs, batch_size).reshape(n, len(subsets))
+    size = subsets.sum(1).astype(int)
+    weight = np.array([math.factorial(k) * math.factorial(n_bands - k - 1) / math.factorial(n_bands)
+                       if k < n_bands else 0.0 for k in range(n_bands + 1)])
+    index = np.arange(len(subsets))
+    phi = np.zeros((n, n_bands))
+    for b in range(n_bands):
+        without = index[subsets[:, b] == 0]
+        phi[:, b] = (v[:, without | (1 << b)] - v[:, without]) @ weight[size[without]]
+    return phi
+
+
+def frequency_scores(model, x, parts, method: str, steps: int, batch_size: int) -> np.ndarray:
+    """Band scores [n, n_bands] of the logit of `model` (see VALIDATE_METHODS)."""
+    f = ModelOutput(model, 0) if not isinstance(model, ModelOutput) else model
+    x = np.asarray(x, np.float32)
+    n, n_bands, d = parts.shape
+    if method == "cd":
+        rel, _ = cd.decompose(f.model, parts.reshape(-1, d), (x[:, None] - parts).reshape(-1, d), batch_size)
+        return rel[:, 0].reshape(n, n_bands)
+    if method == "knockout":
+        return f.predict(x, batch_size)[:, None] - f.predict((x[:, None] - parts).reshape(-1, d), batch_size).reshape(n, n_bands)
+    if method == "gradient_x_input":
+        return np.einsum("nd,nbd->nb", f.gradients(x, batch_size).numpy(), parts)
+    if method == "integrated_gradients":
+        alpha = ((np.arange(steps) + 0.5) / steps).astype(np.float32)
+        grads = f.gradients((alpha[None, :, None] * x[:, None]).reshape(-1, d), batch_size).numpy()
+        return np.einsum("nd,nbd->nb", grads.reshape(n, steps, d).mean(1), parts)
+    if method == "deeplift":
+        return np.einsum("nd,nbd->nb", deeplift_rescale(f.model, x), parts)
+    if method == "shapley":
+        return shapley_bands(f, parts, batch_size)
+    raise ValueError(f"unknown method {method!r}; choose one of {VALIDATE_METHODS}")
 
 
 def _rank_first(scores, aggregate: str) -> int:
@@ -279,42 +350,45 @@ def _rank_first(scores, aggregate: str) -> int:
     return int(np.argmax(curve))
 
 
-def validate_methods(n_datasets: int, n_images: int, size: int, n_bands: int, methods,
-                     epochs: int, seed: int, n_explain: int, steps: int = 16,
-                     aggregate: str = "mean_abs", amplitude_sigma: float = 0.5,
-                     batch_size: int = 256, classifier_kwargs: dict | None = None) -> dict:
-    """Paper §4 check: how often does each method rank the band that sets the label first?
-
-    Each dataset draws a random true band, trains a classifier on `n_images` simulated images
-    and explains `n_explain` held-out ones. A band "ranked first" has the largest aggregate
-    (mean |score| by default: images below the median push f the other way) over those images.
-    Returns per-method error counts / rates (with binomial standard error) and per-dataset
-    details: true band, held-out accuracy, seconds, each method's ranked-first band and curves.
-    """
+def validate_methods(n_datasets: int, n_train: int, n_features: int, n_bands: int, methods, hidden: int,
+                     epochs: int, n_explain: int, steps: int = 32, aggregate: str = "mean_abs",
+                     batch_size: int = 64, seed: int = 0) -> dict:
+    """The paper's Table 1 simulation: how often does each method fail to rank the band holding
+    the label's frequency first? Per dataset: a random frequency (uniform over the rfft
+    frequencies), `n_train` training and `n_explain` held-out inputs, a 3-layer ReLU network;
+    the band ranked first has the largest aggregate score over the held-out inputs. Returns
+    per-method error counts / rates (binomial standard error) and per-dataset details: frequency,
+    its band, held-out accuracy, seconds, each method's ranked-first band and curves, and CD's
+    completeness gap (max |rel + irrel − logit| / mean |logit|)."""
     rng = np.random.default_rng(seed)
-    masks = radial_band_masks(size, size, n_bands)
+    masks = frequency_bands(n_features, n_bands)
+    band_of = masks.argmax(0)
     datasets = []
     for d in tqdm(range(n_datasets), desc="trim_validate"):
-        target = int(rng.integers(n_bands))
-        images, labels = simulate_band_dataset(n_images + n_explain, size, n_bands, target, rng,
-                                               amplitude_sigma)
+        frequency = int(rng.integers(masks.shape[1]))
+        x, y = simulate_frequency_dataset(n_train + n_explain, n_features, frequency, rng)
         start = time.perf_counter()
-        model = train_band_classifier(images[:n_images], labels[:n_images], epochs, seed + d,
-                                      **(classifier_kwargs or {}))
-        record = {"target_band": target, "seconds_train": time.perf_counter() - start,
-                  "accuracy": float(model.evaluate(images[n_images:], labels[n_images:],
-                                                   verbose=0)[1]),
+        model = train_frequency_classifier(x[:n_train], y[:n_train], hidden, epochs, seed + d, batch_size)
+        held, y_held = x[n_train:], y[n_train:]
+        f = ModelOutput(model, 0)
+        logit = f.predict(held, 1024)
+        record = {"frequency": frequency, "target_band": int(band_of[frequency]),
+                  "seconds_train": time.perf_counter() - start,
+                  "accuracy": float(np.mean((logit > 0) == (y_held > 0.5))),
                   "ranked_first": {}, "curve_mean": {}, "curve_mean_abs": {}, "seconds": {}}
+        parts = frequency_parts(held, masks)
         for method in methods:
             start = time.perf_counter()
-            scores = band_importance(model, images[n_images:], 0, masks, method, steps, batch_size)
+            scores = frequency_scores(f, held, parts, method, steps, 1024)
             record["seconds"][method] = time.perf_counter() - start
             record["ranked_first"][method] = _rank_first(scores, aggregate)
             record["curve_mean"][method] = mean_curve(scores).tolist()
             record["curve_mean_abs"][method] = mean_curve(np.abs(scores)).tolist()
+        if "cd" in methods:
+            rel, irrel = cd.decompose(model, parts[:, 0], held - parts[:, 0], 1024)
+            record["cd_completeness_gap"] = float(np.abs(rel + irrel - logit[:, None]).max() / max(np.abs(logit).mean(), 1e-12))
         datasets.append(record)
-    return {"aggregate": aggregate, "methods": _error_rates(datasets, methods),
-            "datasets": datasets}
+    return {"aggregate": aggregate, "methods": _error_rates(datasets, methods), "datasets": datasets}
 
 
 def _error_rates(datasets, methods) -> dict:
