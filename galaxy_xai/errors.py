@@ -19,3 +19,7 @@ class InputError(GalaxyXAIError, ValueError):
 
 class StaleOutputError(GalaxyXAIError):
     """An upstream stage's output is missing or does not match what this stage was asked for."""
+
+
+class TrainingError(GalaxyXAIError):
+    """A model's training diverged (its loss became NaN or infinite)."""

@@ -15,6 +15,7 @@ import pandas as pd
 
 from galaxy_xai.domain import SFNET_TARGETS
 from galaxy_xai.errors import InputError, StaleOutputError
+from galaxy_xai import machine
 from galaxy_xai.io import write_json
 
 OUT = Path("out")  # relative to the repository root, where DVC runs every stage
@@ -252,8 +253,11 @@ def metrics_path(name: str) -> Path:
 
 
 def write_metrics(name: str, metrics: dict) -> Path:
+    """Write a stage's metrics; a stage that ran TensorFlow also records the machine and kernel
+    settings its numbers depend on (`galaxy_xai.machine`)."""
     path = metrics_path(name)
-    write_json(path, metrics)
+    record = machine.record()
+    write_json(path, metrics if record is None else {**metrics, "machine": record})
     return path
 
 

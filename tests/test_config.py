@@ -32,6 +32,8 @@ CASES = [
     ("prepare", "prepare.chunk_size", 0, "key 'prepare.chunk_size' must be an integer >= 1, got 0"),
     ("prepare", "prepare.sdss_validation_split", 0, "key 'prepare.sdss_validation_split' must be a number in (0, 1)"),
     ("prepare", "prepare.chunk", UNKNOWN, "unknown key 'prepare.chunk'"),
+    ("prepare", "prepare.vote_tolerance", -0.1, "key 'prepare.vote_tolerance' must be a number in [0, 0.5]"),
+    ("prepare", "prepare.min_per_split", 1, "key 'prepare.min_per_split' must be an integer >= 3, got 1"),
     # model
     ("model", "model.weights", 3, "key 'model.weights' must be null or one of ['imagenet'], got 3"),
     ("model", "model.weights", "imagenet21k", "key 'model.weights' must be null or one of ['imagenet']"),

@@ -28,7 +28,7 @@ from galaxy_xai.errors import ParamError, StaleOutputError
 from galaxy_xai.io import atomic_path, is_null, write_json
 from galaxy_xai.layout import ModelFolder, Prepared
 from galaxy_xai.models.sfnet import build_dense_twin, build_sfnet, compile_sfnet
-from galaxy_xai.models.training import Throughput, image_batches, set_seeds
+from galaxy_xai.models.training import StopOnNonFinite, Throughput, image_batches, set_seeds
 from galaxy_xai.stats import rmse, rmse_per_output
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,8 @@ def fit_regressor(model, images, train_rows, y_train, val_rows, y_val, *, epochs
     compile_sfnet(model, lr, decay_steps=max(1, epochs * steps), weight_decay=weight_decay, jit_compile=jit_compile)
     train_ds = image_batches(images, train_rows, y_train, batch_size, shuffle=True, seed=seed, augment=flips(seed))
     val_ds = image_batches(images, val_rows, y_val, batch_size)
-    return model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=list(callbacks), verbose=verbose)
+    callbacks = [StopOnNonFinite(model.name), *callbacks]
+    return model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=verbose)
 
 
 def train_sfnet(cfg: SfnetConfig, k, images, train, val, columns, scaler, dense=None, dense_train_features=None,

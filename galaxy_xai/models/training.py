@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from galaxy_xai.errors import TrainingError
 from galaxy_xai.layout import PIXEL_SCALE
 
 
@@ -90,6 +91,31 @@ class Throughput(keras.callbacks.Callback):
     @property
     def seconds_per_step(self) -> float:
         return float(np.median(self._later(self.seconds) / self._later(self.steps)))
+
+
+class StopOnNonFinite(keras.callbacks.Callback):
+    """Stop training with one sentence naming the model and the epoch when the loss is NaN or
+    infinite, so a bad target never becomes a saved model with a NaN metric and exit 0.
+
+    Keras' own TerminateOnNaN stops quietly and the stage would go on to write its outputs."""
+
+    def __init__(self, name: str):
+        super().__init__()
+        self.name, self.epoch = name, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._check((logs or {}).get("loss"), f"batch {batch + 1}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._check((logs or {}).get("val_loss"), "validation")
+
+    def _check(self, loss, where):
+        if loss is not None and not np.isfinite(float(loss)):
+            raise TrainingError(f"{self.name}: the loss became {float(loss)} at epoch {self.epoch + 1} ({where}); "
+                                "check its targets and inputs for NaN, or lower the learning rate")
 
 
 def set_seeds(seed: int) -> None:

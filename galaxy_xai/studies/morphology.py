@@ -20,7 +20,7 @@ from galaxy_xai.errors import InputError, ParamError, StaleOutputError
 from galaxy_xai.io import atomic_path
 from galaxy_xai.models.evaluation import ensemble_mean, visible_bar_auc
 from galaxy_xai.models.morphology import build_model, compile_model, configured_augmentation
-from galaxy_xai.models.training import Throughput, image_batches, predict_rows, set_seeds
+from galaxy_xai.models.training import StopOnNonFinite, Throughput, image_batches, predict_rows, set_seeds
 from galaxy_xai.stats import auc, rmse
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,7 @@ def train_backbone(name, data, train, model_cfg, prepared: layout.Prepared, out:
             keras.callbacks.CSVLogger(str(new.training_log)),
             DVCLiveCallback(live=Live(str(new.live), save_dvc_exp=False, dvcyaml=False)),
             speed,
+            StopOnNonFinite(name),
         ]
         if opt.schedule == "constant" and opt.decay == 0:  # it cannot lower a schedule
             callbacks.insert(0, keras.callbacks.ReduceLROnPlateau(**asdict(train.callbacks.reduce_lr)))
