@@ -1,9 +1,10 @@
 """Stage trim_validate: the TRIM paper's known-band simulation (SPEC §8, paper §4 / Table 1).
 
-Every method of `trim.validate.methods` must name the one radial band that sets the label of
-simulated images (galaxy_xai.studies.trim.validate). Outputs: the per-dataset record
-out/trim_validate/datasets.json and the error rate per method, with its count, one-sided 95 %
-upper bound and margin, in out/metrics/trim_validate.json.
+Every method of `trim.validate.methods` must name the frequency band that sets the label of
+simulated i.i.d. normal features (galaxy_xai.studies.trim.validate). Outputs: the per-dataset record
+out/trim_validate/datasets.json and the error rate per method, with its count, standard error,
+one-sided 95 % upper bound, two-sided interval and margin, beside the paper's Table 1, with checks
+and headlines, in out/metrics/trim_validate.json.
 """
 from galaxy_xai import layout, runtime
 from galaxy_xai.config import read_params, trim as trim_config
