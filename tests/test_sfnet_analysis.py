@@ -273,6 +273,7 @@ def test_dense_baselines_and_k_table(tmp_path):
     mem = base["memorisation"]
     assert mem["linear"]["n_galaxies"] == 20 and mem["linear"]["galaxies_per_feature"] == pytest.approx(20 / 16)
     assert mem["ridge_cv"]["alpha"] in cfg.memorise_alphas and mem["ridge_cv"]["rmse_ci"]["n"] == 20
+    assert mem["ridge_cv"]["alpha_at_grid_edge"] == (mem["ridge_cv"]["alpha"] in (min(cfg.memorise_alphas), max(cfg.memorise_alphas)))
     y = base["y"]
     preds = {1: np.stack([y + 0.01, y - 0.02], axis=1), 2: (y + 0.5)[:, None]}
     table = study.k_table(cfg, {1: [0.2, 0.4], 2: [0.3]}, preds, base)
@@ -348,7 +349,7 @@ def _pair_tables(tmp_path, rng, sfnet_noise, n=200):
 def test_sfnet_matches_dense_and_beats_mean_checks(tmp_path, noise, matches):
     table, dense = _pair_tables(tmp_path, np.random.default_rng(22), noise)
     acc = study.accuracy_vs_dense(dataclasses.replace(CFG, n_bootstrap=200), table, dense)
-    assert acc["k"] == 4 and acc["n_validation"] == 50
+    assert acc["max_active_per_galaxy"] == 4 and acc["n_validation"] == 50
     assert acc["dense_rmse"]["estimate"] == pytest.approx(0.02, rel=0.3)  # aligned on objID, not row order
     c, h = study.accuracy_checks("metallicity", CFG, acc)
     assert c["metallicity_dense_beats_mean"]["passed"]
@@ -466,7 +467,7 @@ def test_feature_study_end_to_end_returns_checks_and_headlines(tmp_path):
     out.dir.mkdir()
     cfg = dataclasses.replace(CFG, n_bootstrap=100, top_m=2)
     metrics, checks, headlines = study.feature_study("metallicity", cfg, truth, folders["sfnet"], folders["dense"], out)
-    assert metrics["accuracy"]["k"] == 3 and metrics["accuracy"]["n_validation"] == 12
+    assert metrics["accuracy"]["max_active_per_galaxy"] == 3 and metrics["accuracy"]["n_validation"] == 12
     assert {"metallicity_sfnet_beats_mean", "metallicity_dense_beats_mean", "metallicity_sfnet_matches_dense",
             "metallicity_ridge_r2_rank1_low", "metallicity_ridge_features_from_morphology_model"} <= set(checks)
     assert {"metallicity_sfnet_rmse", "metallicity_ridge_r2_rank1", "metallicity_ridge_r2_rank2"} <= set(headlines)

@@ -102,7 +102,7 @@ def accuracy_vs_dense(cfg: SfnetConfig, table, dense_table) -> dict:
     p_dense = aligned(dense_table, frame, "predictions")
     p_mean = np.broadcast_to(table["targets"][table["train"]].mean(axis=0), y.shape)
     return {
-        "k": int((table["features"][val] != 0).sum(axis=1).max()) if val.any() else None,
+        "max_active_per_galaxy": int((table["features"][val] != 0).sum(axis=1).max()) if val.any() else None,  # k
         "n_validation": int(val.sum()),
         "sfnet_rmse": _ci(cfg, rmse, y, p_sfnet), "dense_rmse": _ci(cfg, rmse, y, p_dense),
         "train_mean_rmse": rmse(y, p_mean),

@@ -146,7 +146,9 @@ def memorise(x, y, alphas=None) -> tuple[dict, np.ndarray]:
         s = np.linalg.svd(x - x.mean(axis=0), compute_uv=False)
         parameters = float(np.sum(s**2 / (s**2 + alpha)) + 1)
     pred = fit.predict(x).reshape(y.shape)
-    return {"method": "linear" if alphas is None else "ridge_cv", "alpha": alpha, "rmse": rmse(y, pred),
+    edge = None if alphas is None else alpha in (min(alphas), max(alphas))  # then widen sfnet.memorise_alphas
+    return {"method": "linear" if alphas is None else "ridge_cv", "alpha": alpha, "alpha_at_grid_edge": edge,
+            "rmse": rmse(y, pred),
             "n_galaxies": int(n), "n_features": int(p), "galaxies_per_feature": n / p if p else None,
             "effective_parameters": parameters, "galaxies_per_parameter": n / parameters}, pred
 
