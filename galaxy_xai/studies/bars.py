@@ -475,7 +475,7 @@ def footprint_masks(geometry: pd.DataFrame, orig_width, map_width: int) -> np.nd
         y1 = (-x * np.sin(pa) + y * np.cos(pa)) / cos_i  # undo the tilt
         u = x1 * np.cos(phi) + y1 * np.sin(phi)
         v = -x1 * np.sin(phi) + y1 * np.cos(phi)
-        width = max(BAR_AXIS_RATIO * a, 1.0) / cos_i  # at least one pixel across once projected
+        width = max(BAR_AXIS_RATIO * a, 1.0 / cos_i)  # in the disk plane; >= 1 pixel across once projected
         masks[k] = (u / max(a, 1.0)) ** 2 + (v / width) ** 2 <= 1
     return masks
 
