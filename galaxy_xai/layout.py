@@ -245,7 +245,16 @@ def figures() -> Path:
     return OUT / "figures"
 
 
+def report() -> Path:
+    """out/report.md: every study's headline beside its paper's, with a verdict (stage report)."""
+    return OUT / "report.md"
+
+
 # ----------------------------------------------------------------------------- metrics
+
+def metrics_dir() -> Path:
+    return OUT / "metrics"
+
 
 def metrics_path(name: str) -> Path:
     """out/metrics/<name>.json, declared as a DVC metric by the stage that writes it."""
