@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # connects, not the science (the default run shows that).
 TINY = {
     "simulate.n_galaxies": 60,
+    "prepare.min_per_split": 3,  # 60 galaxies leave about 9 per validation split
     "simulate.gz_size": 80,
     "train.epochs": {"vgg16": 1, "resnet50v2": 1, "xception": 1},
     "train.batch_size": 8,
@@ -105,6 +106,60 @@ def test_repro_builds_every_output(clone):
     assert len(cat) == len(truth)
     for family in ["galaxy_zoo", "sdss", "stellar_mass"]:
         assert (dst / f"out/prepared/{family}/images.npy").is_file()
+
+
+def test_logs_are_readable(clone):
+    """No error-level line where nothing failed, and every stage says how long it took."""
+    _, _, log = clone
+    assert "cuInit" not in log and "Traceback" not in log
+    ran = set(re.findall(r"Running stage '([^']+)'", log))
+    done = re.findall(r"galaxy_xai.stage: (\S+).*: done in [0-9.]+ s", log)
+    assert len(done) == len(ran), (len(done), len(ran))
+
+
+def test_report_gives_a_verdict_for_every_headline(clone):
+    dst, _, _ = clone
+    report = (dst / "out/report.md").read_text()
+    assert report.startswith("# What this run reproduces")
+    heads = 0
+    for path in sorted((dst / "out/metrics").glob("*.json")):
+        metrics = json.loads(path.read_text())
+        for name, check in metrics.get("checks", {}).items():
+            assert {"passed", "value", "threshold", "meaning"} <= set(check), (path.name, name)
+        for name in metrics.get("headlines", {}):
+            heads += 1
+            row = next(l for l in report.splitlines() if l.startswith(f"| `{path.stem}` {name} |"))
+            assert re.search(r"\| (reproduced|not reproduced|inconclusive)( \(failed: .*\))? \|$", row), row
+    assert heads >= 5
+    machine = json.loads((dst / "out/metrics/train_vgg16.json").read_text())["machine"]
+    assert isinstance(machine["onednn"], bool) and machine["cpu"]["cores"] >= 1
+
+
+def test_bad_input_through_dvc_is_one_sentence_and_leaves_nothing(clone):
+    """A vote cell holding text: `dvc repro` stops at prepare with one sentence naming the file, the
+    galaxy and the column; a killed run's temporary folder is swept at the next stage start."""
+    dst, env, _ = clone
+    votes = dst / "data/simulated/galaxy_zoo/training_solutions_rev1.csv"
+    stale = dst / "out/prepared/.tmp-999999999-galaxy_zoo-x"
+    try:
+        lines = votes.read_text().splitlines()
+        cells = lines[3].split(",")
+        cells[1] = "abc"
+        lines[3] = ",".join(cells)
+        votes.write_text("\n".join(lines) + "\n")
+        res = subprocess.run(["dvc", "repro", "-s", "-f", "prepare"], cwd=dst, env=env, capture_output=True, text=True)
+        assert res.returncode != 0
+        assert re.search(r"prepare: error: \S+training_solutions_rev1.csv: column 'Class1.1' of GalaxyID \d+ \(line 4\) "
+                         r"holds 'abc', expected a number", res.stderr), res.stderr[-2000:]
+        assert "Traceback" not in res.stderr
+        assert not list((dst / "out/prepared").glob(".tmp-*"))
+        stale.mkdir(parents=True)
+        _run(["dvc", "repro", "-s", "-f", "report"], dst, env)
+        assert not stale.exists()
+    finally:
+        _run(["dvc", "checkout", "--force"], dst, env)
+        shutil.rmtree(stale, ignore_errors=True)
+    assert "abc" not in votes.read_text()
 
 
 def test_morphology_outputs(clone):

@@ -7,7 +7,7 @@ import logging
 from galaxy_xai import layout
 from galaxy_xai.io import atomic_path
 from galaxy_xai.models.morphology import build_regressor, compile_model, configured_augmentation
-from galaxy_xai.models.training import image_batches, predict_rows, set_seeds
+from galaxy_xai.models.training import StopOnNonFinite, image_batches, predict_rows, set_seeds
 from galaxy_xai.studies.bars import control_scores, heatmap_test_lengths
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ def control(prepared: layout.Prepared, tested: layout.BarTest, data, train, mode
     # The morphology CNNs' learning-rate schedule, so the control is trained as well as they are.
     compile_model(model, cfg.lr, jit_compile=train.jit_compile["xception"], schedule=train.optimizer.schedule,
                   total_steps=cfg.epochs * len(ds))
-    model.fit(ds, epochs=cfg.epochs, verbose=1)  # a progress bar: epochs take minutes on a CPU
+    model.fit(ds, epochs=cfg.epochs, verbose=1, callbacks=[StopOnNonFinite("control")])  # a progress bar: epochs take minutes
     predicted = predict_rows(model, images, test["row"], train.batch_size)[:, 0]
     metrics, lengths = control_scores(test, predicted, heatmap, data.truth, cfg.n_bootstrap, seed)
     with atomic_path(out.dir) as tmp:
