@@ -123,7 +123,7 @@ def predictions(model: str) -> Predictions:
 
 
 class Heatmaps(Folder):
-    files = {"heatmaps": "heatmaps.npy", "index": "index.parquet"}
+    files = {"heatmaps": "heatmaps.npy", "index": "index.parquet", "randomisation": "randomisation.json"}
 
 
 def heatmaps(model: str) -> Heatmaps:

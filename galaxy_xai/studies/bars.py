@@ -47,13 +47,9 @@ def load_heatmaps(heatmaps=layout.heatmaps):
     return maps, index
 
 
-RANDOMISATION_FILE = "randomisation.json"  # the heatmaps stage's sanity check, beside heatmaps.npy
-
-
 def read_randomisation(folder: layout.Heatmaps) -> dict | None:
     """The randomisation test written by the heatmaps stage (None if it was skipped)."""
-    path = folder.dir / RANDOMISATION_FILE
-    return json.loads(path.read_text()) if path.is_file() else None
+    return json.loads(folder.randomisation.read_text()) if folder.randomisation.is_file() else None
 
 
 # --------------------------------------------------------------------------- inputs

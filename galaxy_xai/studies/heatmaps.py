@@ -11,7 +11,6 @@ from tqdm import tqdm
 from galaxy_xai import layout
 from galaxy_xai.domain import VOTE_COLUMNS
 from galaxy_xai.io import atomic_path, write_json
-from galaxy_xai.studies.bars import RANDOMISATION_FILE
 from galaxy_xai.xai.smoothgrad import iter_smoothgrad, randomisation_test
 
 log = logging.getLogger(__name__)
@@ -44,7 +43,7 @@ def bar_heatmaps(model, prepared: layout.Prepared, xai, seed: int, out: layout.H
         new = out.at(tmp)
         np.save(new.heatmaps, maps)
         bars[["objid", "row"]].to_parquet(new.index, index=False)
-        write_json(tmp / RANDOMISATION_FILE, randomisation)
+        write_json(new.randomisation, randomisation)
 
 
 def sanity_check(model, images, rows, xai, seed: int, maps=None) -> dict | None:
