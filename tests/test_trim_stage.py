@@ -136,7 +136,7 @@ VALIDATE = {"n_datasets": 2, "n_train": 300, "n_features": 6, "n_bands": 4, "met
 def _cfg() -> trim_config.TrimConfig:
     return trim_config.load({"trim": {
         "output": "Class3.1", "methods": ["knockout", "integrated_gradients_zero", "cd"], "n_bands": N_BANDS, "n_images": 6,
-        "steps": 4, "ig_tolerance": 0.05, "max_steps": 16, "cd_tolerance": 1e-3, "batch_size": 16, "min_prediction_ratio": 0.25, "n_property_bins": 2, "seed": 0,
+        "steps": 4, "ig_tolerance": 0.05, "max_steps": 36, "cd_tolerance": 1e-3, "batch_size": 16, "min_prediction_ratio": 0.25, "n_property_bins": 2, "seed": 0,
         "validate": VALIDATE}})
 
 
@@ -225,16 +225,18 @@ def test_trim_stage_writes_curves_per_band_and_group(galaxy_zoo):
     np.testing.assert_allclose(scores["normalised_cd"], scores["raw_cd"] / z[:, None], rtol=1e-3)
 
 
-def test_ig_steps_double_until_complete_or_capped():
-    cfg = dataclasses.replace(_cfg(), steps=1, ig_tolerance=1e-9, max_steps=8)
+def test_ig_steps_triple_until_complete_or_capped():
+    cfg = dataclasses.replace(_cfg(), steps=1, ig_tolerance=1e-9, max_steps=9)
     keras.utils.set_random_seed(0)
     model = trim.ModelOutput(_model((8, 8, 3), 1, "sigmoid"), 0)
     x = np.random.default_rng(0).random((3, 8, 8, 3), dtype=np.float32)
     masks = trim.radial_band_masks(8, 8, N_BANDS)
     f0 = trim.predict_output(model, np.zeros_like(x[:1]), 0)[0]
-    _, steps, tried = study.ig_zero_adaptive(model, x, 0, masks, cfg, f0, trim.predict_output(model, x, 0))
-    assert steps == 8 and [t["steps"] for t in tried] == [1, 2, 4, 8]  # capped: the check then fails
+    scores, steps, tried = study.ig_zero_adaptive(model, x, 0, masks, cfg, f0, trim.predict_output(model, x, 0))
+    assert steps == 9 and [t["steps"] for t in tried] == [1, 3, 9]  # capped: the check then fails
     assert tried[-1]["gap"] < tried[0]["gap"]
+    # the refined scores are the plain 9-step midpoint IG
+    np.testing.assert_allclose(scores, trim.band_importance(model, x, 0, masks, "integrated_gradients_zero", 9, 16), rtol=1e-4, atol=1e-6)
     cfg = dataclasses.replace(cfg, ig_tolerance=1.0)
     _, steps, tried = study.ig_zero_adaptive(model, x, 0, masks, cfg, f0, trim.predict_output(model, x, 0))
     assert steps == 1 and len(tried) == 1

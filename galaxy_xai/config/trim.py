@@ -36,7 +36,7 @@ class TrimConfig:
     n_bands: int = key(Int(2), "radial Fourier bands")
     n_images: int = key(POSITIVE_INT, "validation images explained per model")
     steps: int = key(POSITIVE_INT, "integrated-gradients quadrature steps (the first tried)")
-    ig_tolerance: float = key(Number(0, lo_open=True), "relative IG completeness gap accepted before the steps are doubled")
+    ig_tolerance: float = key(Number(0, lo_open=True), "relative IG completeness gap accepted before the steps are tripled")
     max_steps: int = key(POSITIVE_INT, "most IG steps tried while the completeness gap exceeds ig_tolerance")
     cd_tolerance: float = key(Number(0, lo_open=True), "relative CD completeness gap (rel + irrel vs the logit) accepted")
     batch_size: int = key(POSITIVE_INT, "images per model call")
