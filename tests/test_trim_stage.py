@@ -219,6 +219,7 @@ def test_trim_stage_writes_curves_per_band_and_group(galaxy_zoo):
     assert metrics["cd_completeness_gap"] < 1e-4
     assert metrics["checks"]["ig_zero_completeness"]["passed"] and metrics["checks"]["cd_completeness"]["passed"]
     assert set(metrics["headlines"]) == {"trim_cd_peak"}
+    assert set(metrics["cd_vs_ig_zero"]) == {"peak_band_cd", "peak_band_ig_zero", "same_peak", "spearman", "bands_sign_differs"}
     assert metrics["headlines"]["trim_cd_peak"]["checks"] == ["cd_completeness", "cd_decays_after_peak"]
     # CD is normalised by the logit z(x) = rel + irrel of each image
     z = np.log(sample["prediction"] / (1 - sample["prediction"])).to_numpy()
@@ -240,6 +241,12 @@ def test_ig_steps_triple_until_complete_or_capped():
     cfg = dataclasses.replace(cfg, ig_tolerance=1.0)
     _, steps, tried = study.ig_zero_adaptive(model, x, 0, masks, cfg, f0, trim.predict_output(model, x, 0))
     assert steps == 1 and len(tried) == 1
+
+
+def test_cd_vs_ig_names_the_disagreement():
+    d = study.cd_vs_ig([0.1, 0.5, -0.2, 0.05], [0.1, 0.2, 0.3, -0.01])
+    assert d["peak_band_cd"] == 1 and d["peak_band_ig_zero"] == 2 and not d["same_peak"]
+    assert d["bands_sign_differs"] == [2, 3]
 
 
 def test_band_checks_pass_and_fail():

@@ -273,6 +273,16 @@ def cd_completeness_gap(totals, z) -> float:
     return float(np.abs(np.asarray(totals) - z[:, None]).max() / max(np.abs(z).mean(), 1e-12))
 
 
+def cd_vs_ig(cd_curve, ig_curve) -> dict:
+    """Where TRIM-CD and zero-baseline IG disagree on the normalised mean curves: their peak bands,
+    the rank correlation of the curves and the bands whose signs differ."""
+    cd_curve, ig_curve = np.asarray(cd_curve, float), np.asarray(ig_curve, float)
+    peaks = int(np.argmax(np.abs(cd_curve))), int(np.argmax(np.abs(ig_curve)))
+    return {"peak_band_cd": peaks[0], "peak_band_ig_zero": peaks[1], "same_peak": peaks[0] == peaks[1],
+            "spearman": float(stats.spearmanr(cd_curve, ig_curve)[0]),
+            "bands_sign_differs": [int(b) for b in np.flatnonzero(np.sign(cd_curve) != np.sign(ig_curve))]}
+
+
 def bootstrap_peak(normalised, peak: int, seed: int, n_bootstrap: int = 1000) -> dict:
     """Mean normalised score of band `peak` over the images, with a bootstrap 95 % CI."""
     column = np.asarray(normalised, float)[:, peak]
@@ -374,6 +384,8 @@ def band_study(name: str, folder: layout.ModelFolder, family: str, cfg: TrimConf
         threshold = extra["cd_min_logit"]
     threshold = extra.get("min_prediction", threshold)
     curves, metrics = summarise(sample, raw, normalised, seconds, extra)
+    if {"cd", "integrated_gradients_zero"} <= set(raw):
+        metrics["cd_vs_ig_zero"] = cd_vs_ig(curves["cd"]["mean"], curves["integrated_gradients_zero"]["mean"])
     metrics["checks"], metrics["headlines"] = band_checks(metrics, cfg, normalised)
     curves = {"name": name, "family": family, "output_index": output_index, "property": property_name,
               "min_prediction": threshold, "steps": extra.get("ig_zero_steps", cfg.steps),
