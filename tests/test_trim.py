@@ -218,3 +218,17 @@ def test_a_model_output_is_reused_and_scores_as_the_model():
         np.testing.assert_allclose(trim.band_importance(f, x, 0, masks, method, steps=4),
                                    trim.band_importance(model, x, 0, masks, method, steps=4), rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(trim.predict_output(f, x, 0), model.predict(x, verbose=0)[:, 0], rtol=1e-5, atol=1e-6)
+
+
+def test_trim_cd_of_a_linear_model_is_each_band_through_the_model():
+    # Linear, bias-free: CD of band b is f(x_b), and the bands add up to f(x).
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((8, 8, 2)), keras.layers.Conv2D(3, 3, use_bias=False),
+                              keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(2, use_bias=False)])
+    x = np.random.default_rng(0).random((3, 8, 8, 2), dtype=np.float32)
+    masks = trim.radial_band_masks(8, 8, 4)
+    scores = trim.band_importance(model, x, 1, masks, "cd", batch_size=8)
+    parts = np.asarray(trim.band_components(x, masks))
+    expected = np.asarray(model(parts.reshape(-1, 8, 8, 2)))[:, 1].reshape(3, 4)
+    np.testing.assert_allclose(scores, expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(scores.sum(1), np.asarray(model(x))[:, 1], rtol=1e-4, atol=1e-5)
