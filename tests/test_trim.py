@@ -232,3 +232,13 @@ def test_trim_cd_of_a_linear_model_is_each_band_through_the_model():
     expected = np.asarray(model(parts.reshape(-1, 8, 8, 2)))[:, 1].reshape(3, 4)
     np.testing.assert_allclose(scores, expected, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(scores.sum(1), np.asarray(model(x))[:, 1], rtol=1e-4, atol=1e-5)
+
+
+def test_networks_trained_at_once_each_learn_their_own_dataset():
+    rng = np.random.default_rng(0)
+    data = [trim.simulate_frequency_dataset(1200, 14, k, rng) for k in (1, 5)]
+    x, y = np.stack([d[0] for d in data]), np.stack([d[1] for d in data])
+    models = trim.train_frequency_classifiers(x[:, :1000], y[:, :1000], hidden=32, epochs=15, seed=0)
+    accuracy = [[np.mean((np.asarray(m(x[j, 1000:]))[:, 0] > 0) == (y[j, 1000:] > 0.5)) for j in range(2)] for m in models]
+    assert accuracy[0][0] > 0.75 and accuracy[1][1] > 0.75  # each on its own frequency
+    assert accuracy[0][1] < 0.65 and accuracy[1][0] < 0.65  # near chance on the other's

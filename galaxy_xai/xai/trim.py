@@ -297,6 +297,52 @@ def train_frequency_classifier(x, y, hidden: int, epochs: int, seed: int, batch_
     return model
 
 
+def train_frequency_classifiers(x, y, hidden: int, epochs: int, seed: int, batch_size: int = 64,
+                                learning_rate: float = 3e-3) -> list:
+    """Many independent networks of `train_frequency_classifier`'s architecture, one per dataset,
+    trained at once: x [D, n, d], y [D, n]. The D networks are stacked weight tensors multiplied
+    batch-wise; the loss is the sum of each network's mean cross-entropy, so every network gets its
+    own gradient and (Adam being elementwise) its own update, as if trained alone. Glorot-uniform
+    kernels and zero biases as Keras'; each epoch shuffles each dataset. Returns D Keras models."""
+    x, y = np.asarray(x, np.float32), np.asarray(y, np.float32)
+    n_sets, n, d = x.shape
+    rng = np.random.default_rng(seed)
+    shapes = [(d, hidden), (hidden, hidden), (hidden, 1)]
+    kernels = [tf.Variable((rng.uniform(-1, 1, (n_sets, a, b)) * np.sqrt(6 / (a + b))).astype(np.float32))
+               for a, b in shapes]
+    biases = [tf.Variable(np.zeros((n_sets, 1, b), np.float32)) for _, b in shapes]
+    variables = kernels + biases
+    optimizer = keras.optimizers.Adam(learning_rate)
+    optimizer.build(variables)
+
+    def logits(xb):
+        h = xb
+        for i, (k, b) in enumerate(zip(kernels, biases)):
+            h = tf.matmul(h, k) + b
+            h = tf.nn.relu(h) if i < 2 else h
+        return h[..., 0]
+
+    @tf.function(reduce_retracing=True)
+    def step(xb, yb):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=yb, logits=logits(xb)), axis=1))
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+
+    sets = np.arange(n_sets)[:, None]
+    for _ in range(epochs):
+        order = np.argsort(rng.random((n_sets, n)), axis=1)
+        for i in range(0, n, batch_size):
+            rows = order[:, i:i + batch_size]
+            step(tf.constant(x[sets, rows]), tf.constant(y[sets, rows]))
+    models = []
+    for j in range(n_sets):
+        model = keras.Sequential([keras.Input((d,)), keras.layers.Dense(hidden, activation="relu"),
+                                  keras.layers.Dense(hidden, activation="relu"), keras.layers.Dense(1)])
+        model.set_weights([w for k, b in zip(kernels, biases) for w in (k[j].numpy(), b[j, 0].numpy())])
+        models.append(model)
+    return models
+
+
 def deeplift_rescale(model, x) -> np.ndarray:
     """DeepLift multipliers (rescale rule, zero reference) of a Dense/ReLU chain's logit: g [n, d]
     with contribution of an input change Δ = g·Δ (exact: Σ_i g_i x_i = f(x) − f(0)). Each ReLU's
@@ -381,17 +427,23 @@ def validate_methods(n_datasets: int, n_train: int, n_features: int, n_bands: in
     rng = np.random.default_rng(seed)
     masks = frequency_bands(n_features, n_bands)
     band_of = masks.argmax(0)
+    frequencies, xs, ys = [], [], []
+    for _ in range(n_datasets):
+        frequencies.append(int(rng.integers(masks.shape[1])))
+        x, y = simulate_frequency_dataset(n_train + n_explain, n_features, frequencies[-1], rng)
+        xs.append(x)
+        ys.append(y)
+    xs, ys = np.stack(xs), np.stack(ys)
+    start = time.perf_counter()
+    models = train_frequency_classifiers(xs[:, :n_train], ys[:, :n_train], hidden, epochs, seed, batch_size)
+    seconds_train = (time.perf_counter() - start) / n_datasets
     datasets = []
     for d in tqdm(range(n_datasets), desc="trim_validate"):
-        frequency = int(rng.integers(masks.shape[1]))
-        x, y = simulate_frequency_dataset(n_train + n_explain, n_features, frequency, rng)
-        start = time.perf_counter()
-        model = train_frequency_classifier(x[:n_train], y[:n_train], hidden, epochs, seed + d, batch_size)
-        held, y_held = x[n_train:], y[n_train:]
+        model, frequency = models[d], frequencies[d]
+        held, y_held = xs[d, n_train:], ys[d, n_train:]
         f = ModelOutput(model, 0)
         logit = f.predict(held, 1024)
-        record = {"frequency": frequency, "target_band": int(band_of[frequency]),
-                  "seconds_train": time.perf_counter() - start,
+        record = {"frequency": frequency, "target_band": int(band_of[frequency]), "seconds_train": seconds_train,
                   "accuracy": float(np.mean((logit > 0) == (y_held > 0.5))),
                   "ranked_first": {}, "curve_mean": {}, "curve_mean_abs": {}, "seconds": {}}
         parts = frequency_parts(held, masks)
