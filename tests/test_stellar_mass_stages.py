@@ -257,6 +257,8 @@ def test_figures_are_written(tmp_path):
     table = pd.DataFrame({"split": ["test"] * n, "target": target, "est_mean": target + rng.normal(0, 0.1, n)})
     scores = {"Mopt": {"sigma_mad": 0.1, "bias": 0.0, "eta": 0.01}}
     assert sm_plots.estimates_vs_truth({"Mopt": table, "Iopt": table}, scores, tmp_path / "est.png").stat().st_size > 0
+    scores["Iopt"] = {"sigma_mad": 0.4, "bias": 0.0, "eta": 0.01, "converged": False}
+    assert sm_plots.estimates_vs_truth({"Mopt": table, "Iopt": table}, scores, tmp_path / "e2.png").stat().st_size > 0
     tests = pd.DataFrame({"split": ["test"] * n, **{c: rng.uniform(-0.5, 0.5, n) for c in
                                                     ("corr", "corr_permuted", "corr_cond", "corr_cond_permuted")}})
     assert sm_plots.corr_vs_null({"Mopt": tests}, tmp_path / "corr.png", "expAB_r", "z").stat().st_size > 0

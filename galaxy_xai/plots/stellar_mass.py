@@ -12,7 +12,8 @@ def estimates_vs_truth(tables: dict, scores: dict, path, estimate: str = "est_me
     """One panel per input set: estimate against the target for the galaxies of `split`.
 
     tables: name -> per-galaxy frame with `split`, `target` and `estimate` columns;
-    scores: name -> {"sigma_mad", "bias", "eta"} of that split, written in the panel.
+    scores: name -> {"sigma_mad", "bias", "eta"} of that split, written in the panel; with
+    "converged": false (scl's convergence check failed) the panel says the numbers are no result.
     """
     fig, axes = plt.subplots(1, len(tables), figsize=(3.6 * len(tables), 3.7), squeeze=False,
                              sharex=True, sharey=True)
@@ -25,8 +26,10 @@ def estimates_vs_truth(tables: dict, scores: dict, path, estimate: str = "est_me
         ax.set(xlim=(low - pad, high + pad), ylim=(low - pad, high + pad), title=name, xlabel=mass_label)
         s = scores.get(name, {})
         if s:
-            ax.text(0.04, 0.96, f"σ_MAD {s['sigma_mad']:.3f}\nbias {s['bias']:+.3f}\nη {s['eta']:.3f}\nn {len(rows)}",
-                    transform=ax.transAxes, va="top", fontsize=8)
+            at_prior = s.get("converged") is False  # the estimator did not beat the training prior
+            ax.text(0.04, 0.96, ("NOT CONVERGED (at the prior):\nno result\n" if at_prior else "")
+                    + f"σ_MAD {s['sigma_mad']:.3f}\nbias {s['bias']:+.3f}\nη {s['eta']:.3f}\nn {len(rows)}",
+                    transform=ax.transAxes, va="top", fontsize=8, color="C3" if at_prior else "k")
     axes[0, 0].set_ylabel(f"SCL estimate ({estimate.removeprefix('est_')}), {split}")
     return save(fig, path)
 
