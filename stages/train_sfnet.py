@@ -13,9 +13,9 @@ log = runtime.logger("train_sfnet")
 
 def main(target: str) -> None:
     params = read_params()
-    cfg, k = sfnet_config.load(params), train_config.load(params).k
-    metrics = train_main(target, cfg, k, layout.prepared("sdss"), dense=layout.sfnet_dense(target),
-                         out=layout.sfnet_train(target))
+    cfg, train = sfnet_config.load(params), train_config.load(params)
+    metrics = train_main(target, cfg, train.k, layout.prepared("sdss"), dense=layout.sfnet_dense(target),
+                         out=layout.sfnet_train(target), train_cfg=train)
     layout.write_metrics(f"train_sfnet_{target}", metrics)
 
 

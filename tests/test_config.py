@@ -35,8 +35,9 @@ CASES = [
     ("prepare", "prepare.vote_tolerance", -0.1, "key 'prepare.vote_tolerance' must be a number in [0, 0.5]"),
     ("prepare", "prepare.min_per_split", 1, "key 'prepare.min_per_split' must be an integer >= 3, got 1"),
     # model
-    ("model", "model.weights", 3, "key 'model.weights' must be null or one of ['imagenet'], got 3"),
-    ("model", "model.weights", "imagenet21k", "key 'model.weights' must be null or one of ['imagenet']"),
+    ("model", "model.weights", 3, "key 'model.weights' must be null or imagenet or the path of a local .h5"),
+    ("model", "model.weights", "imagenet21k", "key 'model.weights' must be null or imagenet or the path of a local .h5"),
+    ("model", "model.weights", "weights/vgg16.npz", "key 'model.weights' must be null or imagenet or the path"),
     ("model", "model.weight", UNKNOWN, "unknown key 'model.weight'"),
     # train
     ("train", "train.batch_size", True, "key 'train.batch_size' must be an integer >= 1, got True"),
@@ -138,6 +139,8 @@ CASES = [
     ("train", "train.k", 4.5, "key 'train.k' must be an integer in [1, 512], got 4.5"),
     ("train", "train.k", 513, "key 'train.k' must be an integer in [1, 512], got 513"),
     ("train", "train.kk", UNKNOWN, "unknown key 'train.kk'"),
+    ("train", "train.precision", "float16", "key 'train.precision' must be one of ['float32', 'mixed_float16', 'mixed_bfloat16']"),
+    ("train", "train.distribute", "horovod", "key 'train.distribute' must be one of ['none', 'mirrored', 'multi_worker']"),
 ]
 
 

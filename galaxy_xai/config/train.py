@@ -7,6 +7,9 @@ from galaxy_xai.config import PARAMS, Bool, Int, MapOf, Number, Optional, Sectio
 from galaxy_xai.domain import BACKBONES, LR_SCHEDULES
 from galaxy_xai.errors import ParamError
 
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")  # = galaxy_xai.models.training.PRECISIONS
+STRATEGIES = ("none", "mirrored", "multi_worker")  # = galaxy_xai.models.training.STRATEGIES
+
 
 @dataclass(frozen=True)
 class Optimizer:
@@ -45,6 +48,9 @@ class TrainConfig:
     jit_compile: dict = key(MapOf(BACKBONES, Bool()), "XLA per backbone")
     bn_momentum: float | None = key(Optional(Number(0, 1, True, True)), "batch-norm momentum; null = Keras' 0.99")
     k: int = key(Int(1, 512), "SFNet: active features kept by the top-k layer")
+    precision: str = key(Text(PRECISIONS), "Keras dtype policy of every trained model (outputs and losses stay float32)")
+    distribute: str = key(Text(STRATEGIES), "tf.distribute strategy: none, mirrored (local devices) or multi_worker "
+                                            "(TF_CONFIG); batch sizes are global, learning rates unchanged")
 
     def check(self, source):
         if self.optimizer.schedule == "cosine" and self.optimizer.decay:

@@ -7,11 +7,15 @@ with `weights="imagenet"` the backbone is fine-tuned from a slightly shifted inp
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 import numpy as np
 from keras import layers
 
 from galaxy_xai.domain import BACKBONES, LR_SCHEDULES
+from galaxy_xai.errors import InputError
+from galaxy_xai.models.training import OUTPUT_DTYPE
 
 # The keras.applications constructor of each backbone (galaxy_xai.domain.BACKBONES).
 APPLICATIONS = {
@@ -53,6 +57,32 @@ def _swish_instead_of_relu(layer, swish_init=False, bn_momentum=None):
     return layer.__class__.from_config(config)
 
 
+def backbone_weights(weights, name):
+    """`model.weights` for backbone `name`: None, "imagenet", or the path of a local weights file
+    (`{backbone}` in it becomes the backbone's name), which must exist."""
+    if weights is None or weights == "imagenet":
+        return weights
+    path = Path(str(weights).replace("{backbone}", name))
+    if not path.is_file():
+        raise InputError(f"{path}: model.weights names no such file (the weights of the {name} backbone)")
+    return str(path)
+
+
+def _application(name, input_shape, weights):
+    """The headless keras.applications backbone, its weights loaded; a local file that does not
+    fit it is refused with one sentence naming the file and the backbone."""
+    weights = backbone_weights(weights, name)
+    try:
+        return APPLICATIONS[name](include_top=False, weights=weights, input_shape=input_shape)
+    except (ValueError, KeyError, OSError, TypeError) as err:
+        if weights in (None, "imagenet"):
+            raise
+        raise InputError(f"{weights}: model.weights does not fit the {name} backbone without its top at input "
+                         f"{tuple(input_shape)} (expected the weights of keras.applications."
+                         f"{APPLICATIONS[name].__name__}(include_top=False); {type(err).__name__}: "
+                         f"{str(err).splitlines()[0][:160] if str(err) else ''})") from None
+
+
 def swish_backbone(name, input_shape, weights=None, bn_momentum=None):
     """A headless `keras.applications` backbone whose ReLUs are all swish: pretrained weights are
     kept; random ones are drawn afresh with the swish-preserving initialiser.
@@ -63,7 +93,7 @@ def swish_backbone(name, input_shape, weights=None, bn_momentum=None):
     the start within ~50 steps."""
     if name not in APPLICATIONS:
         raise ValueError(f"unknown backbone {name!r}; expected one of {list(BACKBONES)}")
-    original = APPLICATIONS[name](include_top=False, weights=weights, input_shape=input_shape)
+    original = _application(name, input_shape, weights)
     inputs = keras.Input(shape=input_shape, name="image")
     backbone = keras.models.clone_model(
         original, input_tensors=inputs, clone_function=lambda layer: _swish_instead_of_relu(layer, weights is None, bn_momentum)
@@ -78,7 +108,9 @@ def build_model(name, input_shape, n_outputs, weights=None, output_mean=None, bn
 
     VGG16: Flatten -> Dense(16n, swish) -> Dense(8n, swish) -> Dense(n, sigmoid).
     ResNet50V2 / Xception: GlobalAveragePooling2D -> Dense(n, sigmoid).
-    `weights`: None (random init) or "imagenet" (needs network and 3 channels).
+    `weights`: None (random init), "imagenet" (needs network and 3 channels) or a local weights
+    file of the headless backbone (`backbone_weights`).
+    The output layer is float32 whatever the precision policy (galaxy_xai.models.training).
     `output_mean`: the training mean of each vote fraction; the sigmoid's bias starts at its
     logit, so an untrained model already predicts the mean and training refines from there.
     """
@@ -96,7 +128,8 @@ def build_model(name, input_shape, n_outputs, weights=None, output_mean=None, bn
     if output_mean is not None:
         p = np.clip(np.asarray(output_mean, dtype="float64"), 1e-4, 1 - 1e-4)
         bias = keras.initializers.Constant(np.log(p / (1 - p)))
-    outputs = layers.Dense(n_outputs, activation="sigmoid", bias_initializer=bias, name="predictions")(x)
+    outputs = layers.Dense(n_outputs, activation="sigmoid", bias_initializer=bias, name="predictions",
+                           dtype=OUTPUT_DTYPE)(x)
     return keras.Model(backbone.input, outputs, name=name)
 
 
@@ -105,7 +138,7 @@ def build_regressor(shape, weights=None, bn_momentum=None):
     output, since a length is not a probability."""
     backbone = swish_backbone("xception", shape, weights, bn_momentum)
     x = layers.GlobalAveragePooling2D()(backbone.output)
-    return keras.Model(backbone.input, layers.Dense(1, name="length")(x), name="control")
+    return keras.Model(backbone.input, layers.Dense(1, name="length", dtype=OUTPUT_DTYPE)(x), name="control")
 
 
 def learning_rate(lr, decay=0.0, schedule="constant", total_steps=None):

@@ -100,7 +100,7 @@ def _pooled(backbone, relu_name):
 
 
 def _linear_head(backbone, features, n_outputs, name):
-    outputs = layers.Dense(n_outputs, name="head")(features)
+    outputs = layers.Dense(n_outputs, name="head", dtype="float32")(features)  # float32 under mixed precision
     return keras.Model(backbone.input, outputs, name=name)
 
 

@@ -28,7 +28,7 @@ from galaxy_xai.errors import ParamError, StaleOutputError
 from galaxy_xai.io import atomic_path, is_null, write_json
 from galaxy_xai.layout import ModelFolder, Prepared
 from galaxy_xai.models.sfnet import build_dense_twin, build_sfnet, compile_sfnet
-from galaxy_xai.models.training import StopOnNonFinite, Throughput, image_batches, set_seeds
+from galaxy_xai.models.training import StopOnNonFinite, Throughput, image_batches, set_seeds, strategy, strategy_scope
 from galaxy_xai.stats import rmse, rmse_per_output
 
 log = logging.getLogger(__name__)
@@ -135,24 +135,26 @@ def fit_regressor(model, images, train_rows, y_train, val_rows, y_val, *, epochs
 
 
 def train_sfnet(cfg: SfnetConfig, k, images, train, val, columns, scaler, dense=None, dense_train_features=None,
-                seed=None, callbacks=()):
+                seed=None, callbacks=(), train_cfg=None):
     """One SFNet with k active features, by the `sfnet` recipe; returns (model, History or None).
 
     init = scratch: random weights, `epochs` at `lr` (the paper's procedure, our optimiser).
     init = dense: warm start from the dense twin (its features of `train`, in order), then
     `epochs` of fine-tuning at `finetune_lr` from block `trainable_from` on (0 epochs = warm start only).
+    `train_cfg`: the `train` params, for train.precision and train.distribute (None: float32, one device).
     """
     seed = cfg.seed if seed is None else seed
     y_train, y_val = scaler.transform(train[columns]), scaler.transform(val[columns])
-    if cfg.init == "dense":
-        model, lr = sfnet_from_dense(dense, dense_train_features, y_train, k, cfg.trainable_from), cfg.finetune_lr
-    else:
-        model, lr = build_sfnet(k, len(columns), images.shape[1:]), cfg.lr
-    if cfg.epochs == 0:
-        return model, None
-    history = fit_regressor(model, images, train["row"], y_train, val["row"], y_val, epochs=cfg.epochs,
-                            batch_size=cfg.batch_size, lr=lr, weight_decay=cfg.weight_decay,
-                            jit_compile=cfg.jit_compile, seed=seed, callbacks=callbacks)
+    with strategy_scope(train_cfg):
+        if cfg.init == "dense":
+            model, lr = sfnet_from_dense(dense, dense_train_features, y_train, k, cfg.trainable_from), cfg.finetune_lr
+        else:
+            model, lr = build_sfnet(k, len(columns), images.shape[1:]), cfg.lr
+        if cfg.epochs == 0:
+            return model, None
+        history = fit_regressor(model, images, train["row"], y_train, val["row"], y_val, epochs=cfg.epochs,
+                                batch_size=cfg.batch_size, lr=lr, weight_decay=cfg.weight_decay,
+                                jit_compile=cfg.jit_compile, seed=seed, callbacks=callbacks)
     return model, history
 
 
@@ -233,21 +235,25 @@ def _callbacks(out: ModelFolder, batch_size: int, log_curves: bool = True):
             DVCLiveCallback(live=Live(str(out.live), save_dvc_exp=False, dvcyaml=False))], speed
 
 
-def train_dense(target: str, cfg: SfnetConfig, prepared: Prepared, out: ModelFolder) -> dict:
-    """Stage sfnet_dense: the dense twin of `target` from random weights, written into `out`; its metrics."""
+def train_dense(target: str, cfg: SfnetConfig, prepared: Prepared, out: ModelFolder, train_cfg=None) -> dict:
+    """Stage sfnet_dense: the dense twin of `target` from random weights, written into `out`; its metrics.
+    `train_cfg`: the `train` params, for train.precision and train.distribute (None: float32, one device)."""
+    strategy(getattr(train_cfg, "distribute", "none"))  # a multi-worker strategy comes before any other op
     set_seeds(cfg.seed)
     images, train, val, columns, scaler = load_target_data(prepared, target, cfg)
     log.info("%s: dense twin on %d training / %d validation galaxies, %d px, %d epochs",
              target, len(train), len(val), cfg.crop, cfg.dense_epochs)
-    model = build_dense_twin(len(columns), images.shape[1:])
+    with strategy_scope(train_cfg):
+        model = build_dense_twin(len(columns), images.shape[1:])
     with atomic_path(out.dir) as tmp:
         tmp.mkdir()
         files = out.at(tmp)
         callbacks, speed = _callbacks(files, cfg.batch_size)
-        history = fit_regressor(model, images, train["row"], scaler.transform(train[columns]), val["row"],
-                                scaler.transform(val[columns]), epochs=cfg.dense_epochs,
-                                batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
-                                jit_compile=cfg.jit_compile, seed=cfg.seed, callbacks=callbacks)
+        with strategy_scope(train_cfg):
+            history = fit_regressor(model, images, train["row"], scaler.transform(train[columns]), val["row"],
+                                    scaler.transform(val[columns]), epochs=cfg.dense_epochs,
+                                    batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                                    jit_compile=cfg.jit_compile, seed=cfg.seed, callbacks=callbacks)
         _, total, per_output = save_trained(files, model, images, train, val, columns, scaler, cfg.batch_size)
     log.info("%s: dense twin validation RMSE %.4f dex, %.1f training images/s", target, total, speed.images_per_second)
     return {
@@ -259,9 +265,11 @@ def train_dense(target: str, cfg: SfnetConfig, prepared: Prepared, out: ModelFol
 
 
 def train_main(target: str, cfg: SfnetConfig, k: int, prepared: Prepared, dense: ModelFolder,
-               out: ModelFolder) -> dict:
+               out: ModelFolder, train_cfg=None) -> dict:
     """Stage train_sfnet: the SFNet of `target` with k active features (init from the twin in `dense`
-    when sfnet.init is dense), written into `out`; its metrics, with the twin's RMSE for reference."""
+    when sfnet.init is dense), written into `out`; its metrics, with the twin's RMSE for reference.
+    `train_cfg`: the `train` params, for train.precision and train.distribute (None: float32, one device)."""
+    strategy(getattr(train_cfg, "distribute", "none"))  # a multi-worker strategy comes before any other op
     set_seeds(cfg.seed)
     images, train, val, columns, scaler = load_target_data(prepared, target, cfg)
     dense_table = load_feature_table(dense.need("features"))
@@ -273,7 +281,7 @@ def train_main(target: str, cfg: SfnetConfig, k: int, prepared: Prepared, dense:
         files = out.at(tmp)
         callbacks, speed = _callbacks(files, cfg.batch_size, log_curves=bool(cfg.epochs))  # a warm start alone has no curve
         model, history = train_sfnet(cfg, k, images, train, val, columns, scaler, twin,
-                                     aligned(dense_table, train), callbacks=callbacks)
+                                     aligned(dense_table, train), callbacks=callbacks, train_cfg=train_cfg)
         val_features, total, per_output = save_trained(files, model, images, train, val, columns, scaler,
                                                        cfg.batch_size)
     dense_rmse = rmse(aligned(dense_table, val, "targets"), aligned(dense_table, val, "predictions"))

@@ -5,6 +5,7 @@ not grow with the catalogue; tf.data applies augmentation and prefetches the nex
 """
 from __future__ import annotations
 
+import contextlib
 import time
 
 import keras
@@ -126,3 +127,102 @@ def set_seeds(seed: int) -> None:
     it made training 4x slower. On a GPU, export TF_DETERMINISTIC_OPS=1 for the same guarantee.
     """
     keras.utils.set_random_seed(seed)
+
+
+# --- Precision and distribution (issue 23) ------------------------------------------------------
+# Every trained model of the project is built and compiled inside `strategy_scope(train_cfg)`:
+#
+#     with training.strategy_scope(train_cfg):
+#         model = build(...)
+#         model.compile(...)          # Keras wraps the optimiser in a LossScaleOptimizer for float16
+#     model.fit(...)
+#
+# Global batch size: the `batch_size` of the dataset is the global batch; a strategy splits it
+# over its replicas (each of N devices sees batch_size / N). Learning-rate rule: the learning
+# rate is the one of the params, unchanged, because the global batch (and so the gradient's
+# noise) is unchanged; raise batch_size for more devices and scale lr with it yourself (linear
+# rule), it is never rescaled silently. Model outputs and losses stay float32: the last layer of
+# every model is built with dtype="float32" (`OUTPUT_DTYPE`).
+
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+STRATEGIES = ("none", "mirrored", "multi_worker")
+OUTPUT_DTYPE = "float32"  # dtype of every model's final layer, whatever the precision policy
+
+
+def set_precision(precision: str = "float32") -> None:
+    """Keras' global dtype policy: float32 | mixed_float16 | mixed_bfloat16.
+
+    Mixed policies compute in 16 bits and keep variables in float32; layers built afterwards
+    use it. float16 needs loss scaling: `Model.compile` adds a LossScaleOptimizer itself, and a
+    custom `train_step` must go through `scaled_loss` / `optimizer.apply` (see below).
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; expected one of {list(PRECISIONS)}")
+    keras.mixed_precision.set_global_policy(precision)
+
+
+_STRATEGIES: dict = {}
+
+
+def strategy(distribute: str = "none"):
+    """The tf.distribute strategy of `train.distribute`, made once per process (None for "none").
+
+    mirrored: every local GPU (or logical device) of this machine. multi_worker: every machine
+    of the cluster described by the TF_CONFIG environment variable, each with its local devices;
+    it must be made before any other TensorFlow op, so a stage makes it first.
+    """
+    if distribute not in STRATEGIES:
+        raise ValueError(f"unknown distribution {distribute!r}; expected one of {list(STRATEGIES)}")
+    if distribute == "none":
+        return None
+    if distribute not in _STRATEGIES:
+        if distribute == "mirrored":
+            _STRATEGIES[distribute] = tf.distribute.MirroredStrategy()
+        else:
+            resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+            _STRATEGIES[distribute] = tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=resolver)
+    return _STRATEGIES[distribute]
+
+
+@contextlib.contextmanager
+def strategy_scope(cfg=None, precision: str | None = None, distribute: str | None = None):
+    """Set the precision policy and enter the strategy's scope: build and compile models inside.
+
+    `cfg`: the `train` params (galaxy_xai.config.train.TrainConfig, or anything with `precision`
+    and `distribute`); `precision` / `distribute` override it. Yields the strategy (None for
+    "none", where nothing is entered and training is exactly what it was without this).
+    The policy is set back on leaving: models keep theirs (it is saved per layer).
+    """
+    precision = precision or getattr(cfg, "precision", "float32")
+    distribute = distribute or getattr(cfg, "distribute", "none")
+    chosen = strategy(distribute)
+    before = keras.mixed_precision.global_policy().name
+    set_precision(precision)
+    try:
+        with chosen.scope() if chosen is not None else contextlib.nullcontext():
+            yield chosen
+    finally:  # layers made outside (augmentation, analysis models) keep float32
+        keras.mixed_precision.set_global_policy(before)
+
+
+def replicas() -> int:
+    """Replicas training in sync under the current strategy (1 without one)."""
+    return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def scaled_loss(optimizer, loss):
+    """The loss a custom `train_step` differentiates: divided by the replicas in sync (their
+    gradients are summed) and multiplied by the optimiser's loss scale (float16). Pass the
+    gradients of this to `optimizer.apply(grads, variables)`, which unscales them (and skips
+    the step when they are not finite); report the unscaled `loss`.
+
+    `loss` must be this replica's mean over its own examples (its share of the global batch).
+    """
+    loss = loss / tf.cast(replicas(), loss.dtype) if replicas() > 1 else loss
+    return optimizer.scale_loss(loss)
+
+
+def is_chief() -> bool:
+    """False only on the non-chief workers of a multi-worker run (they need not write outputs)."""
+    chosen = _STRATEGIES.get("multi_worker")
+    return chosen is None or bool(chosen.extended.should_checkpoint)

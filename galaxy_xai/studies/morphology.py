@@ -20,7 +20,8 @@ from galaxy_xai.errors import InputError, ParamError, StaleOutputError
 from galaxy_xai.io import atomic_path
 from galaxy_xai.models.evaluation import ensemble_mean, visible_bar_auc
 from galaxy_xai.models.morphology import build_model, compile_model, configured_augmentation
-from galaxy_xai.models.training import StopOnNonFinite, Throughput, image_batches, predict_rows, set_seeds
+from galaxy_xai.models.training import (StopOnNonFinite, Throughput, image_batches, predict_rows, set_seeds, strategy,
+                                        strategy_scope)
 from galaxy_xai.stats import auc, rmse
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,10 @@ def train_backbone(name, data, train, model_cfg, prepared: layout.Prepared, out:
     write the model, its training log and dvclive folder into `out`; return the stage metrics.
 
     `data`, `train`, `model_cfg`: the DataConfig, TrainConfig and ModelConfig params groups.
+    The model is built and compiled in `train.precision` under `train.distribute` (batch_size is
+    the global batch; the learning rate is not rescaled: galaxy_xai.models.training).
     """
+    strategy(train.distribute)  # a multi-worker strategy must exist before any other TensorFlow op
     seed, epochs, batch_size = data.random_seed, train.epochs[name], train.batch_size
     opt, jit = train.optimizer, train.jit_compile[name]
     set_seeds(seed)
@@ -55,9 +59,10 @@ def train_backbone(name, data, train, model_cfg, prepared: layout.Prepared, out:
     train_ds = image_batches(images, fit["row"], fit[VOTE_COLUMNS], batch_size, shuffle=True, seed=seed,
                              augment=configured_augmentation(data.augmentation, seed))
     val_ds = image_batches(images, val["row"], val[VOTE_COLUMNS], batch_size)
-    model = build_model(name, data.image_shape, len(VOTE_COLUMNS), model_cfg.weights,
-                        output_mean=fit[VOTE_COLUMNS].mean().to_numpy(), bn_momentum=train.bn_momentum)
-    model = compile_model(model, opt.lr, opt.decay, jit, opt.schedule, total_steps=epochs * len(train_ds))
+    with strategy_scope(train):
+        model = build_model(name, data.image_shape, len(VOTE_COLUMNS), model_cfg.weights,
+                            output_mean=fit[VOTE_COLUMNS].mean().to_numpy(), bn_momentum=train.bn_momentum)
+        model = compile_model(model, opt.lr, opt.decay, jit, opt.schedule, total_steps=epochs * len(train_ds))
     with atomic_path(out.dir) as tmp:
         tmp.mkdir()
         new = out.at(tmp)
