@@ -19,7 +19,7 @@ from galaxy_xai.info.binning import bin_edges, log_prior
 from galaxy_xai.info.decomposition import convergence
 from galaxy_xai.io import atomic_path, is_null, write_json
 from galaxy_xai.models import scl
-from galaxy_xai.models.training import Throughput, set_seeds
+from galaxy_xai.models.training import StopOnNonFinite, Throughput, set_seeds
 from galaxy_xai.runtime import logger
 
 log = logger("scl_training")
@@ -117,7 +117,7 @@ def train_and_infer(name, cfg, out: layout.Estimator, mi_only: bool, prepared: l
     with atomic_path(out.dir) as tmp:
         tmp.mkdir()
         files = out.at(tmp)
-        callbacks = [keras.callbacks.CSVLogger(str(files.training_log)), timer]
+        callbacks = [keras.callbacks.CSVLogger(str(files.training_log)), timer, StopOnNonFinite(name)]
         history = model.fit(train_ds, epochs=epochs, steps_per_epoch=iterations // cfg.epochs,
                             validation_data=val_ds, verbose=2, callbacks=callbacks + ([best] if keep_best else []))
         start = time.perf_counter()
