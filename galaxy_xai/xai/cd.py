@@ -218,11 +218,17 @@ def decomposer(model) -> Decomposer:
     return _CACHE[model]
 
 
-def decompose(model, relevant, irrelevant, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+def decompose(model, relevant, irrelevant, batch_size: int = 64, compiled: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """CD of `model`'s output pre-activation for inputs relevant + irrelevant: (rel, irrel) as
-    numpy [n, outputs]; rel + irrel equals the model's logit (see the module docstring)."""
+    numpy [n, outputs]; rel + irrel equals the model's logit (see the module docstring).
+    `compiled=False` runs the layer walk eagerly: no trace, quicker for a tiny model used once."""
     if np.shape(relevant) != np.shape(irrelevant):
         raise InputError(f"cd: relevant {np.shape(relevant)} and irrelevant {np.shape(irrelevant)} differ in shape")
+    if not compiled:
+        r, i = _propagate_graph(_graph_of(model), [tf.convert_to_tensor(relevant, tf.float32)],
+                                [tf.convert_to_tensor(irrelevant, tf.float32)], strip=True)
+        n = int(r.shape[0])
+        return tf.reshape(r, [n, -1]).numpy(), tf.reshape(i, [n, -1]).numpy()
     r, i = decomposer(model)(relevant, irrelevant, batch_size)
     return r.numpy(), i.numpy()
 
