@@ -7,7 +7,12 @@ and band it scores each method in `trim.methods`, divides by the prediction f(x)
 and averages the curves over all images and per group (barred / unbarred from the truth table;
 bins of catalogue metallicity). Images with |f(x)| below `trim.min_prediction_ratio` × the
 sample's mean |f(x)| are left out of the normalised curves (the ratio explodes near f = 0); their
-raw scores are kept.
+raw scores are kept. Contextual decomposition ("cd", the paper's method) scores a part of the
+output's pre-activation z(x) (the logit of the bar vote; the SFNet's linear output itself), so its
+curves are normalised by z(x). Zero-baseline IG starts at trim.steps and triples its steps, reusing
+every gradient, until Σ_b IG_b matches f(x) − f(0) within trim.ig_tolerance (or trim.max_steps).
+The metrics carry checks (ig_zero_completeness, cd_completeness, cd_decays_after_peak), the
+headline trim_cd_peak, and cd_vs_ig_zero (where CD and IG disagree).
 
 `validate` (stage trim_validate): the paper's Table 1 simulation. Each of `trim.validate.n_datasets`
 datasets holds i.i.d. N(0, 1) features whose label says whether one random rfft frequency's
