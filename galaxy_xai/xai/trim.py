@@ -38,6 +38,8 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from galaxy_xai.domain import TRIM_METHODS
+from galaxy_xai.errors import TrainingError
+from galaxy_xai.models.training import StopOnNonFinite
 from galaxy_xai.xai import cd
 
 
@@ -293,7 +295,7 @@ def train_frequency_classifier(x, y, hidden: int, epochs: int, seed: int, batch_
                               keras.layers.Dense(hidden, activation="relu"), keras.layers.Dense(1)])
     model.compile(keras.optimizers.Adam(learning_rate), keras.losses.BinaryCrossentropy(from_logits=True),
                   metrics=[keras.metrics.BinaryAccuracy(threshold=0.0)])
-    model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0)
+    model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0, callbacks=[StopOnNonFinite("frequency classifier")])
     return model
 
 
@@ -334,6 +336,10 @@ def train_frequency_classifiers(x, y, hidden: int, epochs: int, seed: int, batch
         for i in range(0, n, batch_size):
             rows = order[:, i:i + batch_size]
             step(tf.constant(x[sets, rows]), tf.constant(y[sets, rows]))
+    broken = [j for j in range(n_sets) if not all(np.isfinite(v[j].numpy()).all() for v in variables)]
+    if broken:
+        raise TrainingError(f"frequency classifiers: the weights of {len(broken)} of {n_sets} networks (first: dataset "
+                            f"{broken[0]}) became non-finite in {epochs} epochs at learning rate {learning_rate:g}")
     models = []
     for j in range(n_sets):
         model = keras.Sequential([keras.Input((d,)), keras.layers.Dense(hidden, activation="relu"),
