@@ -1,0 +1,208 @@
+"""train.precision, train.distribute and model.weights (issue 23), on this CPU.
+
+A strategy over several devices is tested by splitting the CPU into two logical devices, which
+must happen before TensorFlow initialises: those tests run their training in a fresh Python
+process. Every model here is tiny (16 px, a few thousand weights) so the file runs in about a minute.
+"""
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from galaxy_xai.errors import InputError
+from galaxy_xai.models import morphology, sfnet
+from galaxy_xai.models.training import image_batches, set_seeds, strategy_scope
+
+ROOT = Path(__file__).resolve().parents[1]
+TOLERANCE = 1e-5  # one device vs two replicas: the same sums in another order (float32)
+
+# A morphology-style model (swish conv, pooled, sigmoid head in float32) and an SCL-style model
+# with its own train_step (the loss goes through training.scaled_loss), each trained on the same
+# seeded batches with distribute = none and mirrored; the child prints losses and weights as JSON.
+COMMON = """
+import json, os, sys
+import numpy as np
+import tensorflow as tf
+if int(os.environ.get("LOGICAL_CPUS", "1")) > 1:
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * int(os.environ["LOGICAL_CPUS"]))
+import keras
+from galaxy_xai.models.morphology import compile_model, swish_initializer
+from galaxy_xai.models.training import image_batches, replicas, scaled_loss, set_seeds, strategy, strategy_scope
+
+class CustomStep(keras.Model):
+    # the pattern of a custom train_step (SCL): per-replica mean loss -> scaled_loss -> optimizer.apply
+    def train_step(self, data):
+        x, y = data
+        with tf.GradientTape() as tape:
+            loss = keras.ops.mean(keras.ops.square(self(x, training=True) - y))
+            scaled = scaled_loss(self.optimizer, loss)
+        self.optimizer.apply(tape.gradient(scaled, self.trainable_variables), self.trainable_variables)
+        return {"loss": loss}
+
+def tiny(cls=keras.Model):
+    x = inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(4, 3, activation="swish", kernel_initializer=swish_initializer())(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return cls(inputs, keras.layers.Dense(3, activation="sigmoid", dtype="float32")(x))
+
+rng = np.random.default_rng(0)
+IMAGES, Y = rng.integers(0, 255, (32, 16, 16, 3), dtype=np.uint8), rng.random((32, 3)).astype("float32")
+
+def train(mode, cls, steps_per_epoch=None, epochs=3):
+    set_seeds(0)
+    with strategy_scope(distribute=mode):
+        model = tiny(cls)
+        if cls is keras.Model:
+            compile_model(model, 1e-2)  # the morphology CNNs' Adam, MSE and RMSE metric
+        else:
+            model.compile(optimizer=keras.optimizers.Adam(1e-2))  # its own loss and logs
+        n = replicas()
+    # Unshuffled: a distributed dataset draws the generator's epoch order once more than one device
+    # does, so a shuffled run sees other (equally seeded, reproducible) batches; the maths is the test.
+    ds = image_batches(IMAGES, np.arange(32), Y, 8)
+    model.fit(ds, epochs=epochs, verbose=0, steps_per_epoch=steps_per_epoch)
+    loss = float(np.mean((np.asarray(model(IMAGES / np.float32(255), training=False)) - Y) ** 2))
+    return {"replicas": n, "loss": loss, "weights": [w.ravel().tolist() for w in model.get_weights()]}
+"""
+
+
+def _child(code, env=None, timeout=240):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": "", **(env or {})}
+    return subprocess.Popen([sys.executable, "-c", COMMON + textwrap.dedent(code)], env=env, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _result(proc, timeout=240):
+    out, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, err[-3000:]
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _same(a, b):
+    assert a["loss"] == pytest.approx(b["loss"], rel=TOLERANCE, abs=TOLERANCE)
+    for wa, wb in zip(a["weights"], b["weights"]):
+        np.testing.assert_allclose(wa, wb, rtol=TOLERANCE, atol=TOLERANCE)
+
+
+def test_mirrored_on_two_logical_cpus_trains_like_one_device():
+    result = _result(_child("""
+        out = {f"{mode}_{cls.__name__}": train(mode, cls) for cls in (keras.Model, CustomStep) for mode in ("none", "mirrored")}
+        print(json.dumps(out))
+    """, env={"LOGICAL_CPUS": "2"}))
+    assert result["mirrored_Model"]["replicas"] == 2 and result["none_Model"]["replicas"] == 1
+    _same(result["none_Model"], result["mirrored_Model"])  # compile/fit (morphology, control, SFNet)
+    _same(result["none_CustomStep"], result["mirrored_CustomStep"])  # custom train_step (SCL pattern)
+    assert result["none_Model"]["loss"] < float(np.var(np.random.default_rng(0).random((32, 3))))  # it learnt
+
+
+def _free_ports(n):
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def test_two_local_workers_train_in_sync_with_multi_worker_mirrored():
+    workers = [f"127.0.0.1:{p}" for p in _free_ports(2)]
+    # Keras 3.15's fit cannot start under MultiWorkerMirroredStrategy on CPU (its _maybe_symbolic_build
+    # reduces the first distributed batch, which the collective reduce refuses), so the workers run
+    # the training step of a custom train_step (the SCL pattern: scaled_loss, optimizer.apply) in a loop.
+    code = """
+        s = strategy("multi_worker")  # before any other op
+        with strategy_scope(distribute="multi_worker"):
+            set_seeds(0)
+            model, optimizer = tiny(), keras.optimizers.Adam(1e-2)
+            optimizer.build(model.trainable_variables)
+            n = replicas()
+        batches = iter(s.experimental_distribute_dataset(image_batches(IMAGES, np.arange(32), Y, 8).repeat()))
+
+        @tf.function
+        def step(x, y):
+            def replica_step(x, y):
+                with tf.GradientTape() as tape:
+                    loss = keras.ops.mean(keras.ops.square(model(x, training=True) - y))
+                    scaled = scaled_loss(optimizer, loss)
+                optimizer.apply(tape.gradient(scaled, model.trainable_variables), model.trainable_variables)
+                return loss
+            return s.reduce("MEAN", s.run(replica_step, args=(x, y)), axis=None)
+
+        losses = [float(step(*next(batches))) for _ in range(4)]
+        print(json.dumps({"replicas": n, "loss": losses[-1], "losses": losses,
+                          "weights": [w.ravel().tolist() for w in model.get_weights()]}))
+    """
+    procs = [_child(code, env={"TF_CONFIG": json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": i}})})
+             for i in range(2)]
+    try:
+        results = [_result(p, timeout=180) for p in procs]
+    finally:
+        for p in procs:
+            p.kill() if p.poll() is None else None
+    assert [r["replicas"] for r in results] == [2, 2]
+    for wa, wb in zip(results[0]["weights"], results[1]["weights"]):
+        np.testing.assert_array_equal(wa, wb)  # the all-reduce keeps the workers' weights identical
+
+
+@pytest.mark.parametrize("precision", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_trains_and_saves_a_model_with_float32_outputs(precision, tmp_path):
+    rng = np.random.default_rng(0)
+    images, y = rng.integers(0, 255, (16, 16, 16, 3), dtype=np.uint8), rng.random((16, 2)).astype("float32")
+    set_seeds(0)
+    with strategy_scope(precision=precision):
+        model = sfnet.build_sfnet(4, 2, (16, 16, 3), widths=(4, 4, 8, 8), blocks=(1, 1, 1, 1))
+        sfnet.compile_sfnet(model, 1e-3, decay_steps=4)
+    assert keras.mixed_precision.global_policy().name == "float32"  # set back on leaving
+    assert model.get_layer("features").compute_dtype == precision.removeprefix("mixed_")
+    history = model.fit(image_batches(images, np.arange(16), y, 8), epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    loss_scaled = isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert loss_scaled == (precision == "mixed_float16")
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras", compile=False)
+    out = loaded.predict(images[:4] / np.float32(255), verbose=0)
+    assert out.dtype == np.float32 and loaded.output.dtype == "float32"
+    assert loaded.get_layer("features").compute_dtype == precision.removeprefix("mixed_")
+    with strategy_scope(precision=precision):
+        morph = morphology.build_model("vgg16", (32, 32, 3), 3)
+        control = morphology.build_regressor((71, 71, 3))
+    assert morph.output.dtype == "float32" and control.output.dtype == "float32"
+    assert morph.get_layer("fc1").compute_dtype == precision.removeprefix("mixed_")
+
+
+@pytest.fixture(scope="module")
+def vgg16_file(tmp_path_factory):
+    """A local weights file of the headless VGG16 (as ImageNet weights fetched once elsewhere)."""
+    path = tmp_path_factory.mktemp("weights") / "vgg16_notop.weights.h5"
+    source = keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
+    source.save_weights(path)
+    return path, source
+
+
+def test_a_local_weights_file_is_loaded_into_the_backbone(vgg16_file):
+    path, source = vgg16_file
+    template = str(path).replace("vgg16", "{backbone}")  # one setting for every backbone
+    model = morphology.build_model("vgg16", (32, 32, 3), 3, weights=template)
+    for name in ("block1_conv1", "block5_conv3"):
+        for got, want in zip(model.get_layer(name).get_weights(), source.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(got, want)
+    assert model.get_layer("block1_conv1").get_config()["activation"] in ("swish", "silu")  # kept the swish rebuild
+
+
+def test_a_weights_file_that_does_not_fit_the_backbone_is_refused_in_one_sentence(vgg16_file):
+    path, _ = vgg16_file
+    with pytest.raises(InputError) as err:
+        morphology.build_model("resnet50v2", (32, 32, 3), 3, weights=str(path))
+    message = str(err.value)
+    assert str(path) in message and "resnet50v2" in message and "\n" not in message
+    with pytest.raises(InputError, match=r"no such file .*xception"):
+        morphology.build_regressor((71, 71, 3), weights=str(path.parent / "{backbone}_notop.h5"))
