@@ -1,4 +1,5 @@
-"""The report (layout.report(), out/report.md): every study's headline beside its source paper's, with a verdict a reader can trust.
+"""The report (layout.report(), out/report.md): every study's headline beside its source paper's,
+with a verdict a reader can trust.
 
 Each study's metrics file carries `headlines` and `checks` (galaxy_xai.checks). A headline is
 "reproduced" when every check it names passed, "not reproduced" when a claim check failed, and
