@@ -30,7 +30,7 @@ TINY = {
     "trim.n_images": 4,
     "trim.steps": 2,
     "trim.validate.n_datasets": 2,
-    "trim.validate.n_images": 200,
+    "trim.validate.n_train": 200,
     "trim.validate.epochs": 2,
     "trim.validate.n_explain": 8,
     "trim.validate.steps": 2,
