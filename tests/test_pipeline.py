@@ -249,7 +249,7 @@ def test_sfnet_outputs(clone):
     figures = {p.name for p in (dst / "out/figures").glob("*.png")}
     assert "sfnet_equations.png" in figures and any(n.startswith("bpt_lines_SL") for n in figures)
     compare = json.loads((dst / "out/metrics/sfnet_compare.json").read_text())
-    assert set(compare) == set(TINY["sfnet.compare_targets"])
+    assert set(compare) - {"checks", "headlines", "machine"} == set(TINY["sfnet.compare_targets"])
     for target in TINY["sfnet.compare_targets"]:
         assert set(compare[target]["k_table"]) == {f"k{k}" for k in TINY["sfnet.k_list"]}
         assert {"fit_on_train", "fit_on_validation"} <= set(compare[target]["xgboost"])
