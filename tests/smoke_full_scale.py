@@ -65,20 +65,11 @@ def main(keep=False) -> float:
     """tests/test_pipeline.py's clone (the working tree copied into a fresh git repo), the smoke
     params, then `dvc repro`; returns the seconds it took."""
     import os
-    import subprocess
     start = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="galaxy-xai-smoke-"))
     dst = tmp / "galaxy-xai"
     try:
-        def listed(*flags):
-            return subprocess.run(["git", "ls-files", *flags, "-z"], cwd=ROOT, capture_output=True, text=True,
-                                  check=True).stdout.split("\0")
-        files = listed("--cached") + [f for f in listed("--others", "--exclude-standard")
-                                      if not f.startswith(("out/", "data/", "dvclive/"))]
-        for f in filter(None, files):
-            if (ROOT / f).is_file():
-                (dst / f).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(ROOT / f, dst / f)
+        pipeline.copy_working_tree(dst)
         params = smoke_params(yaml.safe_load(open(dst / "params.yaml")))
         (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
         (dst / "dvc.lock").unlink(missing_ok=True)

@@ -132,34 +132,38 @@ def test_galaxy_ids_written_through_a_float_are_refused(gz_copy):
         read_galaxy_zoo(gz_copy)
 
 
-def test_sdss_object_ids_rounded_through_a_float_are_refused(universe, tmp_path):
-    """objIDs written through a float collide; they used to be dropped as duplicates without a word."""
+def _edit_sdss(universe, tmp_path, edit):
+    """A copy of the SDSS folder whose galaxies.csv went through `edit(df)`."""
     src = tmp_path / "sdss"
     shutil.copytree(universe / "sdss", src)
     df = pd.read_csv(src / "galaxies.csv", dtype={"objID": str})
-    df["objID"] = df["objID"].astype(float).map(lambda v: f"{v:.4e}")
+    edit(df)
     df.to_csv(src / "galaxies.csv", index=False)
+    return src
+
+
+def test_sdss_object_ids_rounded_through_a_float_are_refused(universe, tmp_path):
+    """objIDs written through a float collide; they used to be dropped as duplicates without a word."""
+    def edit(df):
+        df["objID"] = df["objID"].astype(float).map(lambda v: f"{v:.4e}")
+    src = _edit_sdss(universe, tmp_path, edit)
     with pytest.raises(InputError, match=r"objID '.*e\+.*' \(line 2\) is not an integer; it looks like a float-rounded"):
         read_sdss(src, "metallicity")
 
 
 def test_duplicate_sdss_object_ids_are_refused(universe, tmp_path):
-    src = tmp_path / "sdss"
-    shutil.copytree(universe / "sdss", src)
-    df = pd.read_csv(src / "galaxies.csv", dtype={"objID": str})
-    df.loc[3, "objID"] = df.loc[2, "objID"]
-    df.to_csv(src / "galaxies.csv", index=False)
+    def edit(df):
+        df.loc[3, "objID"] = df.loc[2, "objID"]
+    src = _edit_sdss(universe, tmp_path, edit)
     with pytest.raises(InputError, match=r"objID \d+ appears 2 times; objIDs must be unique"):
         read_sdss(src, "lines")
 
 
 def test_a_sample_emptied_by_null_sentinels_is_refused_in_prepare(universe, tmp_path):
     """-9999 in every oh_p50: prepare used to pass it with "0 metallicity", and sfnet_dense died in Keras."""
-    src = tmp_path / "sdss"
-    shutil.copytree(universe / "sdss", src)
-    df = pd.read_csv(src / "galaxies.csv", dtype={"objID": str})
-    df["oh_p50"] = -9999.0
-    df.to_csv(src / "galaxies.csv", index=False)
+    def edit(df):
+        df["oh_p50"] = -9999.0
+    src = _edit_sdss(universe, tmp_path, edit)
     with pytest.raises(InputError, match=r"the metallicity sample's train split has 0 galaxies; the SFNet metallicity "
                                          r"study \(after the paper's sample cuts\) needs at least 3 \(prepare.min_per_split\)"):
         prepare_sdss(src, Prepared(tmp_path / "out"), 32, 0.2, 0, 16)

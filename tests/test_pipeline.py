@@ -66,14 +66,12 @@ def _run(cmd, cwd, env):
     return res.stdout + res.stderr
 
 
-@pytest.fixture(scope="module")
-def clone(tmp_path_factory):
-    """The working tree as it is (tracked and untracked, not ignored) in a fresh git repo."""
-    dst = tmp_path_factory.mktemp("clone") / "galaxy-xai"
+def copy_working_tree(dst: Path) -> None:
+    """The working tree as it is (tracked and untracked, not ignored) copied to `dst`; untracked
+    files count too (work in progress), but not outputs a local run left behind."""
     def listed(*flags):
         return subprocess.run(["git", "ls-files", *flags, "-z"], cwd=ROOT, capture_output=True, text=True,
                               check=True).stdout.split("\0")
-    # untracked files count too (work in progress), but not outputs a local run left behind
     files = listed("--cached") + [f for f in listed("--others", "--exclude-standard")
                                   if not f.startswith(("out/", "data/", "dvclive/"))]
     for f in filter(None, files):
@@ -81,6 +79,13 @@ def clone(tmp_path_factory):
         if src.is_file():
             (dst / f).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dst / f)
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory):
+    """The working tree as it is in a fresh git repo, with the TINY params, after `dvc repro`."""
+    dst = tmp_path_factory.mktemp("clone") / "galaxy-xai"
+    copy_working_tree(dst)
     params = yaml.safe_load(open(dst / "params.yaml"))
     for key, value in TINY.items():
         _set(params, key, value)
