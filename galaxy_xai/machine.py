@@ -22,7 +22,7 @@ def cpu() -> dict:
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name") and model in ("", platform.machine()):
+                if line.startswith("model name"):
                     model = line.split(":", 1)[1].strip()
                 elif line.startswith("flags"):
                     flags = set(line.split(":", 1)[1].split())

@@ -31,18 +31,18 @@ def configure_logging(level=logging.INFO) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(name)s: %(message)s")
 
 
-def run(main, argv=None, out_root=None) -> None:
+def run(main) -> None:
     """Run a stage's `main(*args)` as a command: logging on, temporary folders of killed runs
     removed, TensorFlow's start quiet, project errors as one sentence, and one closing line that
     says how long the stage took."""
     configure_logging()
-    argv = list(sys.argv if argv is None else argv)
+    argv = list(sys.argv)
     stage = Path(argv[0]).stem
     debug = DEBUG_FLAG in argv or os.environ.get(DEBUG_ENV) == "1"
     args = [a for a in argv[1:] if a != DEBUG_FLAG]
     name = " ".join([stage, *args])
     log = logger("stage")
-    for tmp in io.sweep_stale_temps(layout.OUT if out_root is None else out_root):
+    for tmp in io.sweep_stale_temps(layout.OUT):
         log.info("%s: removed %s, left by an interrupted run", name, tmp)
     start_tensorflow_quietly()
     start = time.perf_counter()

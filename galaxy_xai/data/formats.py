@@ -45,13 +45,15 @@ def _csv(path: Path, required, dtype=None) -> pd.DataFrame:
     return df
 
 
-def _integer_ids(df: pd.DataFrame, column: str, path: Path) -> None:
+def _integer_ids(df: pd.DataFrame, column: str, path: Path, unique: bool = True) -> None:
     """Survey ids are 64-bit integers: a column pandas could not read as integers held a float
     (an id written through a float loses its last digits, and different galaxies collide)."""
     if not pd.api.types.is_integer_dtype(df[column]):
         bad = df[column].iloc[0] if len(df) else None
         raise InputError(f"{path}: column {column!r} must hold integer ids, got e.g. {bad!r} "
                          "(an id written through a float is rounded; write ids as integers)")
+    if not unique:
+        return
     dup = df[column].duplicated()
     if dup.any():
         raise InputError(f"{path}: {column} {df.loc[dup, column].iloc[0]} appears {int((df[column] == df.loc[dup, column].iloc[0]).sum())} times; ids must be unique")
@@ -139,9 +141,8 @@ def read_galaxy_zoo(path, vote_tolerance: float = 0.01) -> GalaxyZoo:
     sample = _csv(root / "gz2sample.csv", ["OBJID", "PETROR90_R"])
     _integer_ids(hoyle, "objid", root / "hoyle_barlengths.csv")
     _integer_ids(sample, "OBJID", root / "gz2sample.csv")
-    for df, name, id_col in ((mapping, "gz2_filename_mapping.csv", "objid"), (mapping, "gz2_filename_mapping.csv", "asset_id")):
-        if not pd.api.types.is_integer_dtype(df[id_col]):
-            raise InputError(f"{root / name}: column {id_col!r} must hold integer ids, got e.g. {df[id_col].iloc[0]!r}")
+    for column in ("objid", "asset_id"):  # the mapping may list a galaxy twice (de-duplicated below)
+        _integer_ids(mapping, column, root / "gz2_filename_mapping.csv", unique=False)
     hoyle = _numeric(hoyle, ["length_scaled"], root / "hoyle_barlengths.csv", "objid")
     sample = _numeric(sample, ["PETROR90_R"], root / "gz2sample.csv", "OBJID")
     bars = hoyle[["objid", "length_scaled"]].merge(mapping[["objid", "asset_id"]].drop_duplicates("objid"), on="objid", how="left")
