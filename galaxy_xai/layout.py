@@ -162,6 +162,18 @@ def sfnet_train(target: str) -> ModelFolder:
     return ModelFolder(OUT / "sfnet" / "train" / target, f"train_sfnet@{target}")
 
 
+class SfnetZoobot(Folder):
+    """The Zoobot analogue: its model, training log and summary, and per target the feature table of
+    its 512 pooled features on the SDSS images (models.sfnet_training.save_feature_table)."""
+
+    files = {"model": "model.keras", "training_log": "training_log.csv", "live": "live", "summary": "summary.json",
+             **{f"features_{target}": f"features_{target}.npz" for target in SFNET_TARGETS}}
+
+
+def sfnet_zoobot() -> SfnetZoobot:
+    return SfnetZoobot(OUT / "sfnet" / "zoobot", "sfnet_zoobot")
+
+
 class SfnetFeatures(Folder):
     files = {f"{kind}_{target}": name.format(target)
              for target in SFNET_TARGETS

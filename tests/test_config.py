@@ -135,6 +135,10 @@ CASES = [
     ("sfnet", "sfnet.dense_tolerance", -0.1, "key 'sfnet.dense_tolerance' must be a number >= 0, got -0.1"),
     ("sfnet", "sfnet.ridge_low_r2", 1.5, "key 'sfnet.ridge_low_r2' must be a number in [0, 1], got 1.5"),
     ("sfnet", "sfnet.pca_explain_components", 0, "key 'sfnet.pca_explain_components' must be an integer >= 1, got 0"),
+    ("sfnet", "sfnet.zoobot.epochs", 0, "key 'sfnet.zoobot.epochs' must be an integer >= 1, got 0"),
+    ("sfnet", "sfnet.zoobot.lr", -1.0, "key 'sfnet.zoobot.lr' must be a number > 0, got -1.0"),
+    ("sfnet", "sfnet.zoobot.max_train", 0, "key 'sfnet.zoobot.max_train' must be null or an integer >= 1, got 0"),
+    ("sfnet", "sfnet.zoobot.epoch", UNKNOWN, "unknown key 'sfnet.zoobot.epoch'"),
     # train.k (the SFNet's k, in the train group: `dvc exp run -S train.k=4`)
     ("train", "train.k", 4.5, "key 'train.k' must be an integer in [1, 512], got 4.5"),
     ("train", "train.k", 513, "key 'train.k' must be an integer in [1, 512], got 513"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from galaxy_xai.config import PARAMS, Bool, Int, ListOf, Number, Options, Text, key, load as _load
+from galaxy_xai.config import PARAMS, Bool, Int, ListOf, Number, Optional, Options, Section, Text, key, load as _load
 from galaxy_xai.domain import SFNET_BLOCKS, SFNET_TARGETS
 from galaxy_xai.errors import ParamError
 
@@ -13,6 +13,13 @@ POSITIVE = Number(0, lo_open=True)
 SHARE = Number(0, 1, lo_open=True)
 XGBOOST = {"n_estimators": Int(1), "max_depth": Int(1), "learning_rate": POSITIVE, "subsample": SHARE,
            "colsample_bytree": SHARE, "min_child_weight": Number(0), "reg_lambda": Number(0)}
+
+
+@dataclass(frozen=True)
+class Zoobot:
+    epochs: int = key(Int(1), "epochs on the Galaxy Zoo votes (cosine decay to 0)")
+    lr: float = key(POSITIVE, "AdamW peak learning rate")
+    max_train: int | None = key(Optional(Int(1)), "at most this many Galaxy Zoo training galaxies (null = all)")
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,7 @@ class SfnetConfig:
     dense_tolerance: float = key(Number(0), "an SFNet matches the dense twin if its RMSE CI stays below (1 + this) x the twin's")
     ridge_low_r2: float = key(Number(0, 1), "ridge R² below this (CI upper bound) = the features are largely different")
     pca_explain_components: int = key(Int(1), "leading principal components of the dense features correlated with the truth")
+    zoobot: Zoobot = key(Section(Zoobot), "the Zoobot analogue: the SFNet's ResNet18 trained on the Galaxy Zoo votes")
 
     def check(self, source):
         if self.init == "scratch" and self.epochs == 0:

@@ -19,11 +19,13 @@ import numpy as np
 import pandas as pd
 from dvclive import Live
 from dvclive.keras import DVCLiveCallback
-from sklearn.linear_model import Ridge
+import tensorflow as tf
+from sklearn.linear_model import LinearRegression, Ridge
 
+from galaxy_xai import checks as ck
 from galaxy_xai.config.sfnet import SfnetConfig
 from galaxy_xai.data.images import centre_crop
-from galaxy_xai.domain import SFNET_BLOCKS, SFNET_TARGETS
+from galaxy_xai.domain import SFNET_BLOCKS, SFNET_TARGETS, VOTE_COLUMNS
 from galaxy_xai.errors import ParamError, StaleOutputError
 from galaxy_xai.io import atomic_path, is_null, write_json
 from galaxy_xai.layout import ModelFolder, Prepared
@@ -294,3 +296,121 @@ def train_main(target: str, cfg: SfnetConfig, k: int, prepared: Prepared, dense:
         "train_images_per_second": speed.images_per_second if speed.seconds else None,
         "n_train": len(train), "n_validation": len(val),
     }
+
+
+# ----------------------------------------------------------------------------- the Zoobot analogue
+# The paper's Zoobot experiments (seed 003, "Comparison to GalaxyZoo features") use Zoobot's
+# ResNet18: the SFNet's backbone without top-k, trained on Galaxy Zoo vote fractions, not on the
+# target. Here: the dense twin's architecture (build_dense_twin) trained on the simulated universe's
+# Galaxy Zoo votes, then applied to the SDSS images the SFNets see; its 512 pooled features feed the
+# comparisons of stages sfnet_compare and sfnet_features.
+
+def resize_images(images, size: int, batch: int = 256) -> np.ndarray:
+    """`[n, H, W, c]` uint8 images area-averaged to size x size, uint8 (in memory: cheap at these sizes)."""
+    out = np.empty((len(images), size, size, images.shape[-1]), np.uint8)
+    for start in range(0, len(images), batch):
+        part = np.asarray(images[start : start + batch], np.float32)
+        out[start : start + len(part)] = np.clip(np.round(tf.image.resize(part, (size, size), "area").numpy()), 0, 255)
+    return out
+
+
+def build_zoobot(input_shape, output_mean) -> keras.Model:
+    """The dense twin (ResNet18, pooled "features", linear "head") with a sigmoid on the head, as the
+    morphology CNNs (vote fractions lie in [0, 1]); the head's bias starts at the logit of the
+    training mean votes, so the untrained network predicts the constant-mean baseline."""
+    p = np.clip(np.asarray(output_mean, np.float64), 1e-4, 1 - 1e-4)
+    twin = build_dense_twin(len(p), input_shape)
+    kernel, _ = twin.get_layer("head").get_weights()
+    twin.get_layer("head").set_weights([kernel, np.log(p / (1 - p)).astype(np.float32)])
+    votes = keras.layers.Activation("sigmoid", name="votes", dtype="float32")(twin.output)
+    return keras.Model(twin.input, votes, name="zoobot")
+
+
+def compile_zoobot(model, lr, decay_steps, weight_decay, jit_compile=False):
+    """AdamW with a cosine decay over the run (as the dense twin) and the morphology CNNs' loss for
+    vote fractions: MSE (galaxy_xai.models.morphology.compile_model)."""
+    schedule = keras.optimizers.schedules.CosineDecay(initial_learning_rate=lr, decay_steps=decay_steps)
+    model.compile(optimizer=keras.optimizers.AdamW(learning_rate=schedule, weight_decay=weight_decay), loss="mse",
+                  metrics=[keras.metrics.RootMeanSquaredError(name="rmse")], jit_compile=jit_compile)
+    return model
+
+
+def morphology_check(votes: dict) -> dict:
+    """Validity: the Zoobot analogue learned morphology, i.e. the upper 95 % bound of its validation
+    RMSE on the vote fractions minus the constant training-mean votes' is below 0."""
+    gap = votes["minus_mean"]
+    return ck.check(gap["high"] is not None and gap["high"] < 0, gap["high"], 0.0,
+                    f"upper 95 % bound of the Zoobot analogue's validation RMSE on the {votes['n_outputs']} Galaxy Zoo "
+                    f"vote fractions minus the constant training-mean votes' (paired bootstrap over "
+                    f"{votes['n_validation']} validation galaxies) is below 0: its features encode morphology", "validity")
+
+
+def linear_readout(features, frame: pd.DataFrame, columns) -> np.ndarray:
+    """Predictions of `columns` for every row of `frame` by a linear regression on `features`
+    fitted on its training galaxies: what the Zoobot analogue's feature tables hold as "predictions"."""
+    train = (frame["split"] == "train").to_numpy()
+    fit = LinearRegression().fit(features[train], frame.loc[train, columns].to_numpy(float))
+    return fit.predict(features).reshape(len(frame), -1)
+
+
+def train_zoobot(cfg: SfnetConfig, galaxy_zoo: Prepared, sdss: Prepared, out, train_cfg=None) -> dict:
+    """Stage sfnet_zoobot: the Zoobot analogue trained on the Galaxy Zoo votes (train split, validated
+    on the validation split), then applied to the SDSS images of every galaxy of each target's sample.
+
+    Writes into `out` (layout.sfnet_zoobot()) the model, its training log, a summary of how well it
+    learned the votes, and per target a feature table (save_feature_table: 512 features, targets,
+    and as predictions a linear regression on the features fitted on the training galaxies).
+    Scale mismatch, by construction of the data: the Galaxy Zoo cut-outs span `simulate.gz_width_r90`
+    (4) Petrosian R90 whatever the galaxy's size, resized here to sfnet.crop px; the SDSS crops span a
+    fixed sfnet.crop x 0.396 arcsec (~19 arcsec at 48 px), so a galaxy fills them by its angular size.
+    The network was trained on the first and is read on the second (Zoobot too was applied out of its
+    training domain in the paper: its own DECaLS / SDSS cut-outs, scaled to the galaxy).
+    """
+    strategy(getattr(train_cfg, "distribute", "none"))  # a multi-worker strategy comes before any other op
+    set_seeds(cfg.seed)
+    zc = cfg.zoobot
+    catalog = galaxy_zoo.read_catalog()
+    images = resize_images(galaxy_zoo.read_images(), cfg.crop)
+    fit, val = (catalog[catalog["split"] == s].reset_index(drop=True) for s in ("train", "validation"))
+    if zc.max_train is not None:
+        fit = fit.iloc[: zc.max_train]
+    mean = fit[VOTE_COLUMNS].to_numpy(float).mean(axis=0)
+    log.info("Zoobot analogue: %d training / %d validation Galaxy Zoo galaxies at %d px, %d epochs",
+             len(fit), len(val), cfg.crop, zc.epochs)
+    with strategy_scope(train_cfg):
+        model = build_zoobot(images.shape[1:], mean)
+        compile_zoobot(model, zc.lr, max(1, zc.epochs * -(-len(fit) // cfg.batch_size)), cfg.weight_decay,
+                       cfg.jit_compile)
+    train_ds = image_batches(images, fit["row"], fit[VOTE_COLUMNS], cfg.batch_size, shuffle=True, seed=cfg.seed,
+                             augment=flips(cfg.seed))
+    val_ds = image_batches(images, val["row"], val[VOTE_COLUMNS], cfg.batch_size)
+    sdss_catalog = sdss.read_catalog()
+    sdss_images = centre_crop(sdss.read_images(), cfg.crop)
+    with atomic_path(out.dir) as tmp:
+        tmp.mkdir(parents=True)
+        files = out.at(tmp)
+        callbacks, speed = _callbacks(files, cfg.batch_size)
+        history = model.fit(train_ds, validation_data=val_ds, epochs=zc.epochs, verbose=2,
+                            callbacks=[StopOnNonFinite(model.name), *callbacks])
+        save_model(model, files.model)
+        y_val = val[VOTE_COLUMNS].to_numpy(float)
+        p_val = model.predict(image_batches(images, val["row"], None, cfg.batch_size), verbose=0).astype(np.float64)
+        p_mean = np.broadcast_to(mean, y_val.shape)
+        votes = {"val_rmse": rmse(y_val, p_val), "val_loss": float(np.mean((y_val - p_val) ** 2)),
+                 "mean_vote_rmse": rmse(y_val, p_mean),
+                 "minus_mean": ck.bootstrap_ci(lambda y, p, m: rmse(y, p) - rmse(y, m), y_val, p_val, p_mean,
+                                               n_bootstrap=cfg.n_bootstrap, seed=cfg.seed),
+                 "n_outputs": len(VOTE_COLUMNS), "n_train": len(fit), "n_validation": len(val)}
+        samples = {t: pd.concat(target_sample(sdss_catalog, t), ignore_index=True) for t in SFNET_TARGETS}
+        rows = np.unique(np.concatenate([s["row"].to_numpy() for s in samples.values()]))
+        feats, _ = features_and_outputs(model, sdss_images, rows, cfg.batch_size)
+        for target, frame in samples.items():
+            x = feats[np.searchsorted(rows, frame["row"].to_numpy())]
+            columns = SFNET_TARGETS[target][1]
+            save_feature_table(getattr(files, f"features_{target}"), frame, x, linear_readout(x, frame, columns), columns)
+        summary = {"votes": votes, "n_sdss_galaxies": len(rows), "image_px": cfg.crop}
+        write_json(files.summary, summary)
+    log.info("Zoobot analogue: validation vote RMSE %.4f (constant mean %.4f), %.1f training images/s",
+             votes["val_rmse"], votes["mean_vote_rmse"], speed.images_per_second)
+    return {**summary, "epochs_run": len(history.history["loss"]), "train_images_per_second": speed.images_per_second,
+            "epoch_seconds": speed.seconds, "checks": {"zoobot_learned_morphology": morphology_check(votes)}}
