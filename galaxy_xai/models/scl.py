@@ -28,6 +28,7 @@ import tensorflow as tf
 from galaxy_xai.domain import BANDS
 from galaxy_xai.info.binning import bin_centres, bin_edges, to_bin
 from galaxy_xai.io import is_null
+from galaxy_xai.models.training import OUTPUT_DTYPE, replicas, scaled_loss
 
 OPTICAL = tuple(BANDS)
 INFRARED = ("w1", "w2", "w3")
@@ -257,9 +258,10 @@ def _scaled(filters: int, width: float) -> int:
 RELU_INIT = "he_normal"
 
 
-def _conv(x, filters, kernel, activation="relu", padding="same", kernel_initializer=None):
+def _conv(x, filters, kernel, activation="relu", padding="same", kernel_initializer=None, dtype=None):
     init = kernel_initializer or (RELU_INIT if activation == "relu" else "glorot_uniform")
-    return keras.layers.Conv2D(filters, kernel, padding=padding, activation=activation, kernel_initializer=init)(x)
+    return keras.layers.Conv2D(filters, kernel, padding=padding, activation=activation, kernel_initializer=init,
+                               dtype=dtype)(x)
 
 
 def _inception(x, kernels: int):
@@ -292,7 +294,7 @@ def image_encoder(shape, n_add, latent_dim, width=1.0, name="encoder"):
     x = keras.layers.AveragePooling2D(2, strides=1)(x)
     x = keras.layers.Dense(_scaled(TREYER_DENSE, width), activation="relu", kernel_initializer=RELU_INIT)(
         keras.layers.Flatten()(x))
-    return keras.Model([image, add], keras.layers.Dense(latent_dim)(x), name=name)
+    return keras.Model([image, add], keras.layers.Dense(latent_dim, dtype=OUTPUT_DTYPE)(x), name=name)
 
 
 def image_decoder(latent_dim, shape, width=1.0, filters=32, name="decoder"):
@@ -312,7 +314,7 @@ def image_decoder(latent_dim, shape, width=1.0, filters=32, name="decoder"):
         x = _conv(_conv(x, filters, 3, "leaky_relu"), filters, 3, "leaky_relu")
         x = keras.layers.UpSampling2D(2, interpolation="bilinear")(x)
     x = _conv(x, filters, 3, "leaky_relu")
-    return keras.Model(latent, _conv(x, channels, 3, activation=None), name=name)
+    return keras.Model(latent, _conv(x, channels, 3, activation=None, dtype=OUTPUT_DTYPE), name=name)
 
 
 def dense_encoder(n_main, n_add, latent_dim, n_layers=20, units=128, name="encoder"):
@@ -320,7 +322,7 @@ def dense_encoder(n_main, n_add, latent_dim, n_layers=20, units=128, name="encod
     x = keras.layers.Concatenate()([main, add]) if n_add else main
     for _ in range(n_layers):
         x = keras.layers.Dense(units, activation="leaky_relu")(x)
-    return keras.Model([main, add], keras.layers.Dense(latent_dim)(x), name=name)
+    return keras.Model([main, add], keras.layers.Dense(latent_dim, dtype=OUTPUT_DTYPE)(x), name=name)
 
 
 def dense_decoder(latent_dim, n_main, n_layers=19, units=128, name="decoder"):
@@ -328,13 +330,13 @@ def dense_decoder(latent_dim, n_main, n_layers=19, units=128, name="decoder"):
     x = latent
     for _ in range(n_layers):
         x = keras.layers.Dense(units, activation="leaky_relu")(x)
-    return keras.Model(latent, keras.layers.Dense(n_main)(x), name=name)
+    return keras.Model(latent, keras.layers.Dense(n_main, dtype=OUTPUT_DTYPE)(x), name=name)
 
 
 def estimator(m, bins, units, activation, name="estimator"):
     latent = keras.Input((m,))
     hidden = keras.layers.Dense(units, activation=activation)(latent)
-    return keras.Model(latent, keras.layers.Dense(bins)(hidden), name=name)
+    return keras.Model(latent, keras.layers.Dense(bins, dtype=OUTPUT_DTYPE)(hidden), name=name)
 
 
 def random_dihedral(x, seed, allow_identity=True):
@@ -385,6 +387,14 @@ class SCLModel(keras.Model):
     estimator only, e = 0, cross-entropy loss. Photometry uses `n_layers` dense layers of
     `units`; images the Treyer Inception net with every filter count scaled by `width`.
     m, e, coeff_recon default to the study's values (photometry 8, 8, 1; images 16, 512, 100).
+
+    Precision and distribution (train.precision, train.distribute; build and compile inside
+    `galaxy_xai.models.training.strategy_scope`): the latent, the reconstruction and the logits come
+    out of float32 layers (`OUTPUT_DTYPE`), so every loss is computed in float32; `compile` wraps
+    the optimiser in a LossScaleOptimizer under mixed_float16 and `train_step` scales the loss
+    through `training.scaled_loss`. Under a strategy Keras' `fit` runs `train_step` on every
+    replica with its shard of the global batch (global batch / replicas galaxies) and sums the
+    replicas' gradients; see `scl_losses` for where the contrastive pairs are formed.
     """
 
     def __init__(self, main_shape, n_additional, bins=520, y_min=6.0, y_max=12.5, m=None, e=None,
@@ -451,11 +461,28 @@ class SCLModel(keras.Model):
         Every term is summed over A and B as in the study. Galaxies are processed independently
         (no batch statistics), so each pass runs on A and B together, which is faster than two
         half-size passes and gives the same numbers.
+
+        Under a tf.distribute strategy with N replicas, `main` is this replica's shard. The
+        contrastive pairs are formed per replica: galaxy i of its A half with galaxy i of its B
+        half, and the positives (the same galaxy's second pass / rotated copy) are on the same
+        replica by construction. `train_dataset(..., replicas=N)` lays each global batch out so
+        that replica r holds rows r·B/N.. of A and of B: the pairs are exactly the one-device
+        pairs. The per-galaxy terms are this replica's means; `scaled_loss` divides them by N
+        and the summed gradients are those of the global-batch means. The latent contrast is not
+        a per-galaxy mean (softplus of a difference of batch means), so its two distances are
+        averaged over every replica (an all-reduce, which has a gradient) before the softplus:
+        the effective batch of every term is the global batch, the same loss as on one device.
+        Needs equal shards: the global batch a multiple of N (train_dataset drops remainders).
         """
         half = tf.shape(main)[0] // 2
 
         def over_halves(per_galaxy):  # mean over A + mean over B
             return tf.reduce_mean(per_galaxy[:half]) + tf.reduce_mean(per_galaxy[half:])
+
+        def over_replicas(value):  # global-batch mean of a per-replica mean (equal shards)
+            if replicas() == 1:
+                return value
+            return tf.distribute.get_replica_context().all_reduce("MEAN", value)
 
         x = self._augment(main)
         z1, r1, l1 = self.forward(x, additional, training=True)
@@ -471,8 +498,8 @@ class SCLModel(keras.Model):
             ycontrast += _y_contrast_per_galaxy(l1, la)
             same.append(_rms(z1, za))
         # −log(P / (P + N)) with P = exp(−d_same), N = exp(−d_other) equals softplus(d_same − d_other)
-        d_same = tf.reduce_mean(tf.concat(same, 0))
-        d_other = tf.reduce_mean(_rms(z1[:half], z1[half:]))
+        d_same = over_replicas(tf.reduce_mean(tf.concat(same, 0)))
+        d_other = over_replicas(tf.reduce_mean(_rms(z1[:half], z1[half:])))
         losses = {"ce": over_halves(ce), "recon": over_halves(recon),
                   "ycontrast": over_halves(ycontrast), "lcontrast": tf.nn.softplus(d_same - d_other)}
         # "recon" is reported unweighted; the total weights it by coeff_recon
@@ -488,8 +515,12 @@ class SCLModel(keras.Model):
                 losses = {"loss": ce, "ce": ce}
             else:
                 losses = self.scl_losses(main, additional, y)
-        gradients = tape.gradient(losses["loss"], self.trainable_variables)
+            # this replica's mean / replicas, times the float16 loss scale (identity by default);
+            # optimizer.apply unscales and sums the replicas' gradients
+            scaled = scaled_loss(self.optimizer, losses["loss"])
+        gradients = tape.gradient(scaled, self.trainable_variables)
         self.optimizer.apply(gradients, self.trainable_variables)
+        # each replica reports its shard's means; Keras averages the replicas' logs (equal shards)
         return self._report(losses)
 
     def test_step(self, data):
@@ -523,21 +554,36 @@ def scl_optimizer(iterations: int, learning_rate: float = 1e-4, drop_fraction: f
     return keras.optimizers.Adam(scl_lr_schedule(iterations, learning_rate, drop_fraction, drop_factor))
 
 
-def train_dataset(main, additional, y, edges, batch_size, pairs=True, seed=None) -> tf.data.Dataset:
+def train_dataset(main, additional, y, edges, batch_size, pairs=True, seed=None, replicas=1) -> tf.data.Dataset:
     """Endless shuffled batches of ((main, additional), one-hot y).
 
     pairs=True (SCL): batches of 2·batch_size distinct galaxies, split by the model into A and B.
     Batching inside each shuffled epoch (then repeating) guarantees no galaxy is drawn twice
     in one step; the incomplete last batch of every epoch is dropped.
+
+    batch_size is global. `replicas` > 1 (a tf.distribute strategy, which gives replica r the
+    r-th consecutive slice of each batch): batch_size must be a multiple of it, and a pairs batch
+    [A; B] is reordered to [A_0; B_0; A_1; B_1; …], A_r = rows r·B/N … (r+1)·B/N of A, so that
+    every replica splits its slice into the same A/B pairs as one device (SCLModel.scl_losses).
+    With replicas = 1 the batches are unchanged.
     """
     size = 2 * batch_size if pairs else batch_size
     if len(main) < size:
         raise ValueError(f"{len(main)} galaxies cannot fill a batch of {size}")
+    if batch_size % replicas:
+        raise ValueError(f"a batch of {batch_size} galaxies cannot be split evenly over {replicas} replicas")
     bins = len(edges) - 1
     labels = to_bin(y, edges)
     ds = tf.data.Dataset.from_tensor_slices((main, additional, labels))
     ds = ds.shuffle(len(main), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(size, drop_remainder=True).repeat()
+    if pairs and replicas > 1:
+        def per_replica_pairs(t):  # [2, N, B/N, ...] -> [N, 2, B/N, ...] -> [2B, ...]
+            shape = tf.shape(t)
+            t = tf.reshape(t, tf.concat([[2, replicas, batch_size // replicas], shape[1:]], 0))
+            t = tf.transpose(t, tf.concat([[1, 0], tf.range(2, tf.rank(t))], 0))
+            return tf.reshape(t, shape)
+        ds = ds.map(lambda x, a, k: tuple(per_replica_pairs(t) for t in (x, a, k)))
     ds = ds.map(lambda x, a, k: ((x, a), tf.one_hot(k, bins)), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 

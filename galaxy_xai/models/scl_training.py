@@ -19,7 +19,7 @@ from galaxy_xai.info.binning import bin_edges, log_prior
 from galaxy_xai.info.decomposition import convergence
 from galaxy_xai.io import atomic_path, is_null, write_json
 from galaxy_xai.models import scl
-from galaxy_xai.models.training import StopOnNonFinite, Throughput, set_seeds
+from galaxy_xai.models.training import StopOnNonFinite, Throughput, replicas, set_seeds, strategy, strategy_scope
 from galaxy_xai.runtime import logger
 
 log = logger("scl_training")
@@ -83,11 +83,20 @@ def _safe(name):
     return "".join(c if c.isalnum() else "_" for c in name)
 
 
-def train_and_infer(name, cfg, out: layout.Estimator, mi_only: bool, prepared: layout.Prepared | None = None) -> dict:
+def train_and_infer(name, cfg, out: layout.Estimator, mi_only: bool, prepared: layout.Prepared | None = None,
+                    train_cfg=None) -> dict:
     """Train the model of input set `name` (settings: an SclConfig or MiConfig), infer on every
     galaxy and write the folder `out` atomically, summary.json included; return that summary:
-    settings, timing and per-split metrics. `mi_only`: the MI estimator (no decoder, cross-entropy only)."""
+    settings, timing and per-split metrics. `mi_only`: the MI estimator (no decoder, cross-entropy only).
+
+    `train_cfg`: the `train` params, of which only `precision` and `distribute` are read (None:
+    float32 on one device). The model and its optimiser are made inside `strategy_scope`; the
+    batch sizes of the scl / mi groups are global (each of N replicas sees batch / N; for SCL
+    2·batch / N, its own A/B pairs, see SCLModel.scl_losses) and must be multiples of N; the
+    learning rate is the param's, not rescaled."""
     prepared = prepared or layout.prepared("stellar_mass")
+    precision, distribute = getattr(train_cfg, "precision", "float32"), getattr(train_cfg, "distribute", "none")
+    strategy(distribute)  # a multi-worker strategy must exist before any other TensorFlow op
     set_seeds(cfg.seed)
     cat, images, y = load_catalog(cfg.target, prepared)
     masks = split_masks(cat, y)
@@ -97,16 +106,26 @@ def train_and_infer(name, cfg, out: layout.Estimator, mi_only: bool, prepared: l
     kind = "image" if main.ndim == 4 else "photometry"
     iterations, batch = cfg.iterations[kind], cfg.batch_size[kind]
     edges = bin_edges(cfg.bins, cfg.y_min, cfg.y_max)
-    model = build_model(name, main, add, cfg, mi_only)
-    if cfg.prior_smoothing is not None:
-        start_at_prior(model, y[train], edges, cfg.prior_smoothing)
-    model.compile(optimizer=scl.scl_optimizer(iterations, cfg.lr, cfg.lr_drop_fraction, cfg.lr_drop_factor))
-    train_ds = scl.train_dataset(main[train], add[train], y[train], edges, batch, pairs=not mi_only, seed=cfg.seed)
+    with strategy_scope(precision=precision, distribute=distribute):
+        n_replicas = replicas()
+        if batch % n_replicas:
+            raise ParamError(f"params.yaml: key '{getattr(cfg, 'group', 'scl')}.batch_size.{kind}' must be a multiple of the {n_replicas} "
+                             f"replicas of train.distribute={distribute}, got {batch}")
+        model = build_model(name, main, add, cfg, mi_only)
+        if cfg.prior_smoothing is not None:
+            start_at_prior(model, y[train], edges, cfg.prior_smoothing)
+        # compile adds a LossScaleOptimizer under mixed_float16 (the model's policy)
+        model.compile(optimizer=scl.scl_optimizer(iterations, cfg.lr, cfg.lr_drop_fraction, cfg.lr_drop_factor))
+    train_ds = scl.train_dataset(main[train], add[train], y[train], edges, batch, pairs=not mi_only, seed=cfg.seed,
+                                 replicas=n_replicas)
     val_ds = scl.eval_dataset(main[val], add[val], y[val], edges, cfg.infer_batch_size) if val.any() else None
     log.info("%s: %s set, main %s + %d additional; %d training / %d validation galaxies; "
              "%d iterations of %s%d galaxies%s", out.stage, kind, main.shape[1:], add.shape[1], train.sum(),
              val.sum(), iterations, "" if mi_only else "2×", batch,
              f", width {cfg.width}" if kind == "image" else "")
+    if (precision, distribute) != ("float32", "none"):
+        log.info("%s: precision %s, distribute %s over %d replicas (%d galaxies per replica per step)", out.stage,
+                 precision, distribute, n_replicas, (batch if mi_only else 2 * batch) // n_replicas)
     timer = Throughput()
     # keep_best: the weights of the epoch with the lowest validation cross-entropy (a short run
     # on a small sample overfits late); the test split stays untouched by this choice.
@@ -132,6 +151,7 @@ def train_and_infer(name, cfg, out: layout.Estimator, mi_only: bool, prepared: l
         summary = {"dataset": name, "mi_only": mi_only, "kind": kind,
                    **{k: getattr(cfg, k) for k in ("target", "bins", "y_min", "y_max", "seed", "lr", "prior_smoothing")},
                    "width": cfg.width if kind == "image" else None, "iterations": iterations, "batch_size": batch,
+                   "precision": precision, "distribute": distribute, "replicas": n_replicas,
                    "kept_epoch": best.best_epoch + 1 if keep_best else cfg.epochs,
                    "max_epochs": epochs, "trained_epochs": len(history.epoch),
                    "trained_iterations": len(history.epoch) * (iterations // cfg.epochs),
