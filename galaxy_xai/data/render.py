@@ -1,4 +1,5 @@
-"""GalSim images of one galaxy: bulge + disk + bar + star-forming clumps on spiral arms.
+"""GalSim images of one galaxy: bulge + disk + bar + star-forming clumps on spiral arms, and in
+type-1-like AGN an unresolved nucleus (a point source: the PSF itself).
 
 Each component is drawn once per pixel grid with unit flux (convolved with the PSF); every band
 is then a linear combination with that band's component fluxes, so colour gradients come from
@@ -26,6 +27,8 @@ def component_profiles(g: dict, rng: np.random.Generator) -> dict:
 
     q_bulge = 0.8 if g["is_disk"] else g["axis_ratio"]
     out = {"bulge": galsim.Sersic(n=g["bulge_n"], half_light_radius=g["r50_bulge_arcsec"], gsparams=GSPARAMS).shear(q=q_bulge, beta=pa)}
+    if g.get("has_nuclear_source", False):
+        out["nucleus"] = galsim.DeltaFunction(gsparams=GSPARAMS)  # unresolved: becomes the PSF
     if not g["is_disk"]:
         return out
     r50 = g["r50_disk_arcsec"]
@@ -76,7 +79,7 @@ def render_galaxy(g: dict, cfg):
     `cfg`: the `simulate` params (galaxy_xai.config.simulate.SimulateConfig)."""
     rng = np.random.default_rng(g["seed"])
     profiles = component_profiles(g, rng)
-    fluxes = {c: np.array([g[f"flux_{c}_{b}"] for b in BANDS]) for c in COMPONENTS}
+    fluxes = {c: np.array([g[f"flux_{c}_{b}"] for b in BANDS]) for c in COMPONENTS if c in profiles}
     psf = galsim.Moffat(beta=3.5, fwhm=cfg.psf_fwhm_arcsec, gsparams=GSPARAMS)
     sky = SKY_SIGMA * cfg.noise_scale
     survey = draw_bands(profiles, fluxes, psf, cfg.stamp_size, SDSS_PIXEL_ARCSEC, sky, rng)
