@@ -70,6 +70,15 @@ def test_agn_lie_above_the_kauffmann_line(truth):
     assert (~truth["is_agn_bpt"][sf]).mean() > 0.9
 
 
+def test_truth_says_which_galaxies_have_a_nuclear_source(truth):
+    for col in ["is_agn", "is_seyfert", "log_l_oiii", "has_nuclear_source", "nuclear_frac_r", "log_ml_w1", "agn_w2_frac"]:
+        assert col in truth, col
+    nuc = truth["has_nuclear_source"].to_numpy(dtype=bool)
+    assert not (nuc & ~truth["is_agn"].to_numpy(dtype=bool)).any()
+    assert (truth["nuclear_frac_r"][~nuc] == 0).all() and (truth["nuclear_frac_r"][nuc] > 0).all()
+    assert not any(c.startswith("flux_") for c in truth.columns)
+
+
 def test_vote_fractions_obey_every_tree_sum(universe):
     votes = read_galaxy_zoo(universe / "galaxy_zoo").votes
     votes = votes[votes["labelled"]]
