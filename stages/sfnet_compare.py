@@ -1,8 +1,9 @@
 """Stage sfnet_compare: SFNets over sfnet.k_list vs the dense CNN's features (SPEC §4).
 
 For each target in sfnet.compare_targets: SFNets retrained sfnet.repeats times per k, and the dense
-twin's features through top-k PCA, linear regression and XGBoost, the memorisation fit, what the
-leading PCs encode (simulated data), with bootstrap CIs, checks and headlines (see galaxy_xai.studies.sfnet).
+twin's and the Zoobot analogue's (sfnet_zoobot) features through top-k PCA, linear regression and
+XGBoost, the memorisation fit, what the twin's leading PCs encode (simulated data), with bootstrap CIs,
+checks and headlines (see galaxy_xai.studies.sfnet).
 Writes out/sfnet/compare/runs.json and curves.json (drawn by the figures stage), and the metrics.
 """
 from galaxy_xai import layout, runtime
@@ -24,7 +25,7 @@ def main() -> None:
     metrics, checks, headlines, runs, curves = {}, {}, {}, [], {}
     for target in cfg.compare_targets:
         metrics[target], target_checks, target_headlines, target_runs, curves[target] = compare_target(
-            cfg, target, images, catalog, layout.sfnet_dense(target), truth)
+            cfg, target, images, catalog, layout.sfnet_dense(target), truth, zoobot=layout.sfnet_zoobot())
         checks.update(target_checks)
         headlines.update(target_headlines)
         runs += target_runs

@@ -1,8 +1,9 @@
 """Stage sfnet_features: what the two SFNets (k = train.k) learned, on the validation galaxies (SPEC §4).
 
 Per target: feature frequencies, top features, their equation and top galaxies, ridge R² from the
-dense twin, AGN SVM (lines), truth correlations (simulated data), the SFNet against its twin, with
-bootstrap CIs, checks and headlines; see galaxy_xai.studies.sfnet.
+dense twin and from the Zoobot analogue (sfnet_zoobot), AGN SVM (lines), truth correlations
+(simulated data), the SFNet against its twin, with bootstrap CIs, checks and headlines; see
+galaxy_xai.studies.sfnet.
 Writes out/sfnet/features/<target>.json and figure_<target>.npz, and the metrics.
 """
 from galaxy_xai import layout, runtime
@@ -24,7 +25,8 @@ def main() -> None:
         tmp.mkdir(parents=True)
         for target in SFNET_TARGETS:
             metrics[target], target_checks, target_headlines = feature_study(
-                target, cfg, truth, layout.sfnet_train(target), layout.sfnet_dense(target), out.at(tmp))
+                target, cfg, truth, layout.sfnet_train(target), layout.sfnet_dense(target), out.at(tmp),
+                zoobot=layout.sfnet_zoobot())
             checks.update(target_checks)
             headlines.update(target_headlines)
     layout.write_metrics("sfnet_features", {**metrics, "checks": checks, "headlines": headlines})

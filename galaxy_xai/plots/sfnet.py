@@ -89,13 +89,17 @@ def equations(path, blocks):
 def rmse_vs_k(path, tables):
     """Validation RMSE over k: SFNet (mean ± standard error over repeats) vs dense CNN + top-k PCA.
 
-    `tables`: {target: {"k": [...], "sfnet_mean": [...], "sfnet_sem": [...], "pca": [...], "dense": float}}.
+    `tables`: {target: {"k": [...], "sfnet_mean": [...], "sfnet_sem": [...], "pca": [...], "dense": float}},
+    optionally "zoobot_pca": [...] (PCA of the Zoobot analogue's features).
     """
     fig, axes = plt.subplots(1, len(tables), figsize=(4.5 * len(tables), 3.6), squeeze=False)
     for ax, (target, t) in zip(axes[0], tables.items()):
         ax.errorbar(t["k"], t["sfnet_mean"], yerr=t["sfnet_sem"], marker="o", capsize=3, label="SFNet")
         pca = np.array([np.nan if v is None else v for v in t["pca"]], float)
-        ax.plot(t["k"], pca, marker="s", color="tab:red", label="dense CNN + PCA top k")
+        ax.plot(t["k"], pca, marker="s", color="tab:red", label="dense twin + PCA top k")
+        if "zoobot_pca" in t:  # the Zoobot analogue (ResNet18 trained on Galaxy Zoo votes), as the paper's Zoobot
+            zoo = np.array([np.nan if v is None else v for v in t["zoobot_pca"]], float)
+            ax.plot(t["k"], zoo, marker="^", color="tab:green", label="Zoobot analogue + PCA top k")
         ax.axhline(t["dense"], color="0.4", ls="--", lw=1, label="dense CNN (all 512)")
         ax.set_xscale("log", base=2)
         ax.set_xticks(t["k"], [str(k) for k in t["k"]])
