@@ -277,3 +277,12 @@ def test_compare_target_and_feature_study_end_to_end_with_the_zoobot_analogue(tm
     assert {"metallicity_ridge_zoobot_r2_rank1_low", "metallicity_zoobot_learned_morphology"} <= set(c)
     assert set(h["metallicity_ridge_r2_rank1"]["checks"]) <= set(c)
     write_json(tmp_path / "f.json", {"metallicity": m, "checks": c, "headlines": h})
+
+
+def test_rmse_vs_k_draws_the_zoobot_row_when_present(tmp_path):
+    from galaxy_xai.plots import sfnet as plots
+
+    curve = {"k": [2, 4], "sfnet_mean": [0.08, 0.07], "sfnet_sem": [0.0, 0.0], "pca": [0.09, None], "dense": 0.075}
+    plots.rmse_vs_k(tmp_path / "a.png", {"metallicity": curve})
+    plots.rmse_vs_k(tmp_path / "b.png", {"metallicity": {**curve, "zoobot_pca": [0.11, 0.1]}})
+    assert (tmp_path / "a.png").stat().st_size > 0 and (tmp_path / "b.png").stat().st_size > 0
