@@ -103,6 +103,100 @@ def test_mirrored_on_two_logical_cpus_trains_like_one_device():
     assert result["none_Model"]["loss"] < float(np.var(np.random.default_rng(0).random((32, 3))))  # it learnt
 
 
+# SCL and the MI estimator (galaxy_xai.models.scl): their own train_step, the SCL loss's A/B pairs laid out
+# per replica by train_dataset(replicas=N) and its latent contrast averaged over replicas. A photometric
+# set (the image encoder needs >= 56 px, and its random rotations are drawn per replica: not comparable
+# draw for draw). The shuffle is switched off in the child: the distributed dataset is rewritten by
+# tf.data and its shuffle order is another one (and not the same from run to run); the maths is the test.
+SCL = """
+tf.data.Dataset.shuffle = lambda self, *args, **kwargs: self
+from galaxy_xai.info.binning import bin_edges
+from galaxy_xai.models import scl
+
+def train_scl(mode, mi_only):
+    set_seeds(0)
+    rng = np.random.default_rng(0)
+    main, add, y = rng.normal(size=(48, 5)).astype("float32"), rng.normal(size=(48, 3)).astype("float32"), rng.uniform(8, 11, 48)
+    with strategy_scope(distribute=mode):
+        model = scl.SCLModel((5,), 3, bins=8, n_layers=3, units=16, mi_only=mi_only, seed=0)
+        model.compile(optimizer=scl.scl_optimizer(6, 1e-3))
+        n = replicas()
+    ds = scl.train_dataset(main, add, y, bin_edges(8, 6.0, 12.5), 8, pairs=not mi_only, seed=0, replicas=n)
+    history = model.fit(ds, epochs=2, steps_per_epoch=3, verbose=0).history
+    return {"replicas": n, "loss": history["loss"][-1], "history": {k: [float(v) for v in vs] for k, vs in history.items()},
+            "weights": [w.ravel().tolist() for w in model.get_weights()]}
+"""
+
+
+def test_scl_and_mi_estimator_under_mirrored_on_two_logical_cpus_train_like_one_device():
+    result = _result(_child(SCL + textwrap.dedent("""
+        print(json.dumps({f"{mode}_{mi}": train_scl(mode, mi) for mi in (False, True) for mode in ("none", "mirrored")}))
+    """), env={"LOGICAL_CPUS": "2"}))
+    for mi in (False, True):
+        one, two = result[f"none_{mi}"], result[f"mirrored_{mi}"]
+        assert (one["replicas"], two["replicas"]) == (1, 2)
+        _same(one, two)  # last loss and every weight to TOLERANCE
+        assert one["history"].keys() == two["history"].keys()
+        for key in one["history"]:  # every logged term (ce, recon, ycontrast, lcontrast) of every epoch
+            np.testing.assert_allclose(one["history"][key], two["history"][key], rtol=TOLERANCE, atol=TOLERANCE)
+    assert set(result["none_False"]["history"]) >= {"ce", "recon", "ycontrast", "lcontrast"}
+
+
+def test_scl_pairs_batches_are_laid_out_per_replica():
+    from galaxy_xai.info.binning import bin_edges
+    from galaxy_xai.models import scl
+    main = np.arange(16, dtype=np.float32)[:, None]
+    edges = bin_edges(4, 0.0, 16.0)
+    one = next(iter(scl.train_dataset(main, main, np.arange(16.0), edges, 4, seed=0)))[0][0].numpy()[:, 0]
+    two = next(iter(scl.train_dataset(main, main, np.arange(16.0), edges, 4, seed=0, replicas=2)))[0][0].numpy()[:, 0]
+    a, b = one[:4], one[4:]  # one device: A = first half, B = second half, pairs (a[i], b[i])
+    np.testing.assert_array_equal(two, np.concatenate([a[:2], b[:2], a[2:], b[2:]]))  # replica r: [A_r; B_r]
+    with pytest.raises(ValueError, match="3 replicas"):
+        scl.train_dataset(main, main, np.arange(16.0), edges, 4, replicas=3)
+
+
+@pytest.mark.parametrize("precision", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_scl_trains_with_float32_heads_and_outputs(precision, tmp_path):
+    from galaxy_xai.info.binning import bin_edges
+    from galaxy_xai.models import scl
+    rng = np.random.default_rng(0)
+    main, add, y = rng.normal(size=(32, 5)).astype("float32"), rng.normal(size=(32, 3)).astype("float32"), rng.uniform(8, 11, 32)
+    set_seeds(0)
+    with strategy_scope(precision=precision):
+        model = scl.SCLModel((5,), 3, bins=8, n_layers=3, units=16, seed=0)
+        model.compile(optimizer=scl.scl_optimizer(4, 1e-3))
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer) == (precision == "mixed_float16")
+    compute = precision.removeprefix("mixed_")
+    assert model.encoder.layers[2].compute_dtype == compute  # a hidden layer computes in 16 bits
+    for net in (model.encoder, model.decoder, model.estimator):  # latent, reconstruction, logits: float32
+        assert net.layers[-1].compute_dtype == "float32" and net.output.dtype == "float32"
+    history = model.fit(scl.train_dataset(main, add, y, bin_edges(8, 6.0, 12.5), 8, seed=0), epochs=2, steps_per_epoch=2,
+                        verbose=0).history
+    assert all(np.isfinite(v).all() for v in history.values())
+    out = scl.infer(model, main, add)
+    assert out["latent"].dtype == np.float32 and out["p"].dtype == np.float32
+    np.testing.assert_allclose(out["p"].sum(1), 1, atol=1e-5)
+    model.save(tmp_path / "scl.keras")
+    loaded = keras.models.load_model(tmp_path / "scl.keras", compile=False)
+    assert np.asarray(loaded((main[:4], add[:4]))).dtype == np.float32
+    assert loaded.encoder.layers[2].compute_dtype == compute
+
+
+def test_mixed_float16_image_scl_keeps_its_reconstruction_in_float32():
+    from galaxy_xai.info.binning import bin_edges
+    from galaxy_xai.models import scl
+    rng = np.random.default_rng(0)
+    main, add, y = rng.normal(size=(8, 64, 64, 2)).astype("float32"), rng.normal(size=(8, 1)).astype("float32"), rng.uniform(8, 11, 8)
+    set_seeds(0)
+    with strategy_scope(precision="mixed_float16"):
+        model = scl.SCLModel((64, 64, 2), 1, bins=8, width=0.0625, seed=0)  # 64 px: the smallest the encoder takes
+        model.compile(optimizer=scl.scl_optimizer(2, 1e-3))
+    assert model.decoder.output.dtype == "float32" and model.encoder.output.dtype == "float32"
+    history = model.fit(scl.train_dataset(main, add, y, bin_edges(8, 6.0, 12.5), 4, seed=0), epochs=1, steps_per_epoch=2,
+                        verbose=0).history
+    assert all(np.isfinite(v).all() for v in history.values())
+
+
 def _free_ports(n):
     socks = [socket.socket() for _ in range(n)]
     for s in socks:

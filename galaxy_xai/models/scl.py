@@ -412,7 +412,15 @@ class SCLModel(keras.Model):
         self.n_layers, self.units, self.width = n_layers, units, width
         self.mi_only, self.augment, self.seed = mi_only, augment, seed
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self._build_networks()
+        # The sub-networks take the model's own dtype policy (saved in its config), so a model
+        # trained under mixed precision is rebuilt with it on loading, whatever the global policy.
+        before = keras.mixed_precision.global_policy().name
+        if self.dtype_policy.name != before:
+            keras.mixed_precision.set_global_policy(self.dtype_policy.name)
+        try:
+            self._build_networks()
+        finally:
+            keras.mixed_precision.set_global_policy(before)
         names = ("loss", "ce") if mi_only else ("loss", "ce", "recon", "ycontrast", "lcontrast")
         self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
         self.built = True  # every weight exists once the functional sub-networks are made
