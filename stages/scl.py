@@ -6,15 +6,16 @@ training_log.csv, summary.json; rows in catalogue order) and out/metrics/scl_<da
 σ_MAD, η per estimate and split, CRPS, mean cross-entropy).
 """
 from galaxy_xai import layout, runtime
-from galaxy_xai.config import read_params, scl as scl_config
+from galaxy_xai.config import read_params, scl as scl_config, train as train_config
 from galaxy_xai.models.scl_training import checked_dataset, train_and_infer
 
 log = runtime.logger("scl")
 
 
 def main(dataset: str) -> None:
-    cfg = scl_config.load(read_params())
-    summary = train_and_infer(checked_dataset(dataset, "scl"), cfg, layout.scl(dataset), mi_only=False)
+    params = read_params()
+    cfg, train = scl_config.load(params), train_config.load(params)  # train: precision, distribute
+    summary = train_and_infer(checked_dataset(dataset, "scl"), cfg, layout.scl(dataset), mi_only=False, train_cfg=train)
     layout.write_metrics(f"scl_{dataset}", summary)
 
 
