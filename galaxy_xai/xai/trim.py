@@ -305,7 +305,16 @@ def train_frequency_classifiers(x, y, hidden: int, epochs: int, seed: int, batch
     trained at once: x [D, n, d], y [D, n]. The D networks are stacked weight tensors multiplied
     batch-wise; the loss is the sum of each network's mean cross-entropy, so every network gets its
     own gradient and (Adam being elementwise) its own update, as if trained alone. Glorot-uniform
-    kernels and zero biases as Keras'; each epoch shuffles each dataset. Returns D Keras models."""
+    kernels and zero biases as Keras'; each epoch shuffles each dataset. Returns D Keras models.
+
+    train.precision / train.distribute do not reach these networks, on purpose (issue 23): the
+    500 networks of 14 → 64 → 64 → 1 (5 k weights each) train at once in about a minute on this
+    CPU, each step one batched matmul per layer. A MirroredStrategy would copy every network to
+    every device and split batches of 128 rows, adding an all-reduce per step to kernels far
+    too small to fill one device; spreading the networks over devices is model sharding, not
+    what tf.distribute mirrors. 16-bit compute saves nothing at this size, and CD's completeness
+    check (rel + irrel = logit, `cd_completeness`) is read at float32 rounding. They stay in
+    float32 on one device whatever the train params (the stage does not read them)."""
     x, y = np.asarray(x, np.float32), np.asarray(y, np.float32)
     n_sets, n, d = x.shape
     rng = np.random.default_rng(seed)
