@@ -107,10 +107,11 @@ def test_mirrored_on_two_logical_cpus_trains_like_one_device():
 # SCL and the MI estimator (galaxy_xai.models.scl): their own train_step, the SCL loss's A/B pairs laid out
 # per replica by train_dataset(replicas=N) and its latent contrast averaged over replicas. A photometric
 # set (the image encoder needs >= 56 px, and its random rotations are drawn per replica: not comparable
-# draw for draw). The shuffle is switched off in the child: the distributed dataset is rewritten by
-# tf.data and its shuffle order is another one (and not the same from run to run); the maths is the test.
+# draw for draw). The shuffle is switched off in the child: under a strategy train_dataset draws its
+# own seeded epoch orders (a reshuffling dataset changed order from run to run there); the maths is the test.
 SCL = """
 tf.data.Dataset.shuffle = lambda self, *args, **kwargs: self
+tf.random.experimental.stateless_shuffle = lambda value, seed: value  # train_dataset under a strategy
 from galaxy_xai.info.binning import bin_edges
 from galaxy_xai.models import scl
 
@@ -143,7 +144,10 @@ def test_scl_and_mi_estimator_under_mirrored_on_two_logical_cpus_train_like_one_
     assert set(result["none_False"]["history"]) >= {"ce", "recon", "ycontrast", "lcontrast"}
 
 
-def test_scl_pairs_batches_are_laid_out_per_replica():
+def test_scl_pairs_batches_are_laid_out_per_replica(monkeypatch):
+    import tensorflow as tf
+    monkeypatch.setattr(tf.data.Dataset, "shuffle", lambda self, *args, **kwargs: self)
+    monkeypatch.setattr(tf.random.experimental, "stateless_shuffle", lambda value, seed: value)
     from galaxy_xai.info.binning import bin_edges
     from galaxy_xai.models import scl
     main = np.arange(16, dtype=np.float32)[:, None]
@@ -154,6 +158,11 @@ def test_scl_pairs_batches_are_laid_out_per_replica():
     np.testing.assert_array_equal(two, np.concatenate([a[:2], b[:2], a[2:], b[2:]]))  # replica r: [A_r; B_r]
     with pytest.raises(ValueError, match="3 replicas"):
         scl.train_dataset(main, main, np.arange(16.0), edges, 4, replicas=3)
+    monkeypatch.undo()  # under a strategy: the same seeded batches on every iterator and every run
+    batches = [[next(iter(scl.train_dataset(main, main, np.arange(16.0), edges, 4, seed=1, replicas=2)))[0][0].numpy()[:, 0]
+                for _ in range(2)] for _ in range(2)]
+    np.testing.assert_array_equal(batches[0][0], batches[1][1])
+    assert len(set(batches[0][0])) == 8
 
 
 def test_default_scl_training_is_bit_identical_to_the_step_without_precision_or_strategy():

@@ -582,9 +582,23 @@ def train_dataset(main, additional, y, edges, batch_size, pairs=True, seed=None,
         raise ValueError(f"a batch of {batch_size} galaxies cannot be split evenly over {replicas} replicas")
     bins = len(edges) - 1
     labels = to_bin(y, edges)
-    ds = tf.data.Dataset.from_tensor_slices((main, additional, labels))
-    ds = ds.shuffle(len(main), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(size, drop_remainder=True).repeat()
+    if replicas == 1:
+        ds = tf.data.Dataset.from_tensor_slices((main, additional, labels))
+        ds = ds.shuffle(len(main), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.batch(size, drop_remainder=True).repeat()
+    else:
+        # Under a strategy Keras and tf.data make a varying number of iterators of the dataset
+        # before training reads it, and a reshuffling dataset gives each new iterator the next
+        # order: the batches would change from run to run. Here epoch e has its own seeded order,
+        # the same for every iterator: a rerun sees the same batches (not those of one device).
+        first = tf.constant(0 if seed is None else int(seed), tf.int64)
+
+        def epoch_batches(epoch):
+            order = tf.random.experimental.stateless_shuffle(tf.range(len(main), dtype=tf.int64), tf.stack([first, epoch]))
+            return tf.data.Dataset.from_tensor_slices(order).batch(size, drop_remainder=True)
+        galaxies = (tf.constant(main), tf.constant(additional), tf.constant(labels))
+        ds = tf.data.Dataset.counter().flat_map(epoch_batches).map(
+            lambda rows: tuple(tf.gather(t, rows) for t in galaxies))
     if pairs and replicas > 1:
         def per_replica_pairs(t):  # [2, N, B/N, ...] -> [N, 2, B/N, ...] -> [2B, ...]
             shape = tf.shape(t)
