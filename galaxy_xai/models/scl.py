@@ -339,13 +339,19 @@ def estimator(m, bins, units, activation, name="estimator"):
     return keras.Model(latent, keras.layers.Dense(bins, dtype=OUTPUT_DTYPE)(hidden), name=name)
 
 
-def random_dihedral(x, seed, allow_identity=True):
+def random_dihedral(x, seed, allow_identity=True, rows=None):
     """Per-galaxy random element of the 8 rotations/flips of a square image batch.
 
     Three random bits pick transpose, vertical and horizontal flips, which together give every
     90° rotation with or without a flip; `allow_identity=False` always changes the image.
+    `rows` (under a strategy, `replica_rows`): where this replica's galaxies sit in the global
+    batch; every replica draws the global batch's codes and takes its own, so the replicas do
+    not repeat each other's draws and the galaxies get the codes they get on one device.
     """
-    code = keras.random.randint((tf.shape(x)[0],), 0 if allow_identity else 1, 8, seed=seed)
+    if rows is None:
+        code = keras.random.randint((tf.shape(x)[0],), 0 if allow_identity else 1, 8, seed=seed)
+    else:
+        code = tf.gather(keras.random.randint((tf.shape(x)[0] * replicas(),), 0 if allow_identity else 1, 8, seed=seed), rows)
     ops = ((1, lambda t: tf.transpose(t, [0, 2, 1, 3])),
            (2, lambda t: tf.reverse(t, [1])),
            (4, lambda t: tf.reverse(t, [2])))
@@ -353,6 +359,18 @@ def random_dihedral(x, seed, allow_identity=True):
         chosen = tf.reshape(tf.bitwise.bitwise_and(code, bit) > 0, [-1, 1, 1, 1])
         x = tf.where(chosen, op(x), x)
     return x
+
+
+def replica_rows(n_local, pairs):
+    """Rows of the global batch held by this replica (None on one device): consecutive slices,
+    or for SCL pairs its A_r and B_r slices of the global A and B (train_dataset's layout)."""
+    if replicas() == 1:
+        return None
+    r = tf.cast(tf.distribute.get_replica_context().replica_id_in_sync_group, tf.int32)
+    if not pairs:
+        return r * n_local + tf.range(n_local)
+    half = n_local // 2
+    return tf.concat([r * half + tf.range(half), replicas() * half + r * half + tf.range(half)], 0)
 
 
 def _ce_per_galaxy(y, logits):
@@ -459,9 +477,11 @@ class SCLModel(keras.Model):
         main, additional = inputs
         return self.forward(main, additional, training, decode=False)[2]
 
-    def _augment(self, x):
+    def _augment(self, x, pairs=False):
         """Random rotation/flip of training images (they do not change a galaxy's mass)."""
-        return random_dihedral(x, self.seed_generator) if self.is_image and self.augment else x
+        if not (self.is_image and self.augment):
+            return x
+        return random_dihedral(x, self.seed_generator, rows=replica_rows(tf.shape(x)[0], pairs))
 
     def scl_losses(self, main, additional, y):
         """Loss terms of one SCL step on 2·B galaxies: the first half is A, the second B.
@@ -480,7 +500,9 @@ class SCLModel(keras.Model):
         a per-galaxy mean (softplus of a difference of batch means), so its two distances are
         averaged over every replica (an all-reduce, which has a gradient) before the softplus:
         the effective batch of every term is the global batch, the same loss as on one device.
-        Needs equal shards: the global batch a multiple of N (train_dataset drops remainders).
+        The random rotations of image sets are drawn for the global batch and each replica takes
+        its galaxies' codes (`replica_rows`), as on one device. Needs equal shards: the global
+        batch a multiple of N (train_dataset drops remainders).
         """
         half = tf.shape(main)[0] // 2
 
@@ -492,7 +514,7 @@ class SCLModel(keras.Model):
                 return value
             return tf.distribute.get_replica_context().all_reduce("MEAN", value)
 
-        x = self._augment(main)
+        x = self._augment(main, pairs=True)
         z1, r1, l1 = self.forward(x, additional, training=True)
         z2, r2, l2 = self.forward(r1, additional, training=True)  # pass 2 on the reconstruction
         ce = _ce_per_galaxy(y, l1) + _ce_per_galaxy(y, l2)
@@ -500,7 +522,7 @@ class SCLModel(keras.Model):
         ycontrast = _y_contrast_per_galaxy(l1, l2)
         same = [_rms(z1, z2)]
         if self.is_image:
-            x_aug = random_dihedral(x, self.seed_generator, allow_identity=False)
+            x_aug = random_dihedral(x, self.seed_generator, allow_identity=False, rows=replica_rows(tf.shape(x)[0], True))
             za, ra, la = self.forward(x_aug, additional, training=True)
             recon += _mse_per_galaxy(x_aug, ra)
             ycontrast += _y_contrast_per_galaxy(l1, la)
