@@ -108,8 +108,9 @@ def test_mirrored_on_two_logical_cpus_trains_like_one_device():
 # per replica by train_dataset(replicas=N), its latent contrast averaged over replicas and the image
 # rotations drawn for the global batch (random_dihedral rows). Photometric sets only: an image SCL model
 # (64 px, the smallest the encoder takes) adds ~35 s here; checked by hand with train_scl(mode, False,
-# image=True): every logged loss within 1e-6 (relative) of one device. The shuffle is switched off in the child: under a strategy train_dataset draws its
-# own seeded epoch orders (a reshuffling dataset changed order from run to run there); the maths is the test.
+# image=True): every logged loss within 1e-6 (relative) of one device. The shuffle is switched off in
+# the child: under a strategy train_dataset draws its own seeded epoch orders (a reshuffling dataset
+# changed order from run to run there), other batches than one device's; the maths is the test.
 SCL = """
 tf.data.Dataset.shuffle = lambda self, *args, **kwargs: self
 tf.random.experimental.stateless_shuffle = lambda value, seed: value  # train_dataset under a strategy
