@@ -351,7 +351,8 @@ def random_dihedral(x, seed, allow_identity=True, rows=None):
     if rows is None:
         code = keras.random.randint((tf.shape(x)[0],), 0 if allow_identity else 1, 8, seed=seed)
     else:
-        code = tf.gather(keras.random.randint((tf.shape(x)[0] * replicas(),), 0 if allow_identity else 1, 8, seed=seed), rows)
+        every = keras.random.randint((tf.shape(x)[0] * replicas(),), 0 if allow_identity else 1, 8, seed=seed)
+        code = tf.gather(every, rows)
     ops = ((1, lambda t: tf.transpose(t, [0, 2, 1, 3])),
            (2, lambda t: tf.reverse(t, [1])),
            (4, lambda t: tf.reverse(t, [2])))
@@ -522,7 +523,8 @@ class SCLModel(keras.Model):
         ycontrast = _y_contrast_per_galaxy(l1, l2)
         same = [_rms(z1, z2)]
         if self.is_image:
-            x_aug = random_dihedral(x, self.seed_generator, allow_identity=False, rows=replica_rows(tf.shape(x)[0], True))
+            rows = replica_rows(tf.shape(x)[0], pairs=True)
+            x_aug = random_dihedral(x, self.seed_generator, allow_identity=False, rows=rows)
             za, ra, la = self.forward(x_aug, additional, training=True)
             recon += _mse_per_galaxy(x_aug, ra)
             ycontrast += _y_contrast_per_galaxy(l1, la)
@@ -616,7 +618,8 @@ def train_dataset(main, additional, y, edges, batch_size, pairs=True, seed=None,
         first = tf.constant(0 if seed is None else int(seed), tf.int64)
 
         def epoch_batches(epoch):
-            order = tf.random.experimental.stateless_shuffle(tf.range(len(main), dtype=tf.int64), tf.stack([first, epoch]))
+            order = tf.random.experimental.stateless_shuffle(tf.range(len(main), dtype=tf.int64),
+                                                             tf.stack([first, epoch]))
             return tf.data.Dataset.from_tensor_slices(order).batch(size, drop_remainder=True)
         galaxies = (tf.constant(main), tf.constant(additional), tf.constant(labels))
         ds = tf.data.Dataset.counter().flat_map(epoch_batches).map(
