@@ -109,7 +109,8 @@ def train_and_infer(name, cfg, out: layout.Estimator, mi_only: bool, prepared: l
     with strategy_scope(precision=precision, distribute=distribute):
         n_replicas = replicas()
         if batch % n_replicas:
-            raise ParamError(f"params.yaml: key '{getattr(cfg, 'group', 'scl')}.batch_size.{kind}' must be a multiple of the {n_replicas} "
+            group = getattr(cfg, "group", "scl")
+            raise ParamError(f"params.yaml: key '{group}.batch_size.{kind}' must be a multiple of the {n_replicas} "
                              f"replicas of train.distribute={distribute}, got {batch}")
         model = build_model(name, main, add, cfg, mi_only)
         if cfg.prior_smoothing is not None:
