@@ -37,6 +37,7 @@ TINY = {
     "sfnet.batch_size": 8,
     "sfnet.dense_epochs": 1,
     "sfnet.epochs": 1,
+    "sfnet.zoobot.epochs": 1,
     "sfnet.k_list": [2, 4],
     "sfnet.compare_targets": ["metallicity", "lines"],  # both, though the default sweeps metallicity only
     "sfnet.xgboost": {"n_estimators": 5, "max_depth": 2, "learning_rate": 0.3},
