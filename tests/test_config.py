@@ -111,6 +111,7 @@ CASES = [
     ("trim", "trim.validate.n_train", 5.0, "key 'trim.validate.n_train' must be an integer >= 10, got 5.0"),
     ("trim", "trim.validate.n_features", 2, "key 'trim.validate.n_features' must be an integer >= 4, got 2"),
     ("trim", "trim.validate.hidden", 0, "key 'trim.validate.hidden' must be an integer >= 1, got 0"),
+    ("trim", "trim.validate.learning_rate", 0, "key 'trim.validate.learning_rate' must be"),
     ("trim", "trim.validate.methods", ["shap"], "key 'trim.validate.methods' must be a non-empty list of distinct items"),
     ("trim", "trim.validate.aggregate", "median", "key 'trim.validate.aggregate' must be one of ['mean_abs', 'mean'], got 'median'"),
     ("trim", "trim.validate.n_dataset", UNKNOWN, "unknown key 'trim.validate.n_dataset'"),

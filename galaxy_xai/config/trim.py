@@ -22,6 +22,7 @@ class Validate:
     methods: tuple = key(ListOf(Text(VALIDATE_METHODS), distinct=True), "methods asked to name the known frequency")
     hidden: int = key(POSITIVE_INT, "width of the two hidden ReLU layers")
     epochs: int = key(POSITIVE_INT, "epochs of each dataset's classifier")
+    learning_rate: float = key(Number(0, lo_open=True), "Adam learning rate of each dataset's classifier")
     n_explain: int = key(POSITIVE_INT, "held-out inputs whose mean score names the band")
     steps: int = key(POSITIVE_INT, "integrated-gradients steps")
     aggregate: str = key(Text(("mean_abs", "mean")), "how per-input scores are aggregated")

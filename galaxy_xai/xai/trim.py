@@ -452,7 +452,7 @@ def _rank_first(scores, aggregate: str) -> int:
 
 def validate_methods(n_datasets: int, n_train: int, n_features: int, n_bands: int, methods, hidden: int,
                      epochs: int, n_explain: int, steps: int = 32, aggregate: str = "mean_abs",
-                     batch_size: int = 64, seed: int = 0) -> dict:
+                     batch_size: int = 64, seed: int = 0, learning_rate: float = 3e-3) -> dict:
     """The paper's Table 1 simulation: how often does each method fail to rank the band holding
     the label's frequency first? Per dataset: a random frequency (uniform over the rfft
     frequencies), `n_train` training and `n_explain` held-out inputs, a 3-layer ReLU network;
@@ -471,7 +471,8 @@ def validate_methods(n_datasets: int, n_train: int, n_features: int, n_bands: in
         ys.append(y)
     xs, ys = np.stack(xs), np.stack(ys)
     start = time.perf_counter()
-    models = train_frequency_classifiers(xs[:, :n_train], ys[:, :n_train], hidden, epochs, seed, batch_size)
+    models = train_frequency_classifiers(xs[:, :n_train], ys[:, :n_train], hidden, epochs, seed, batch_size,
+                                         learning_rate)
     seconds_train = (time.perf_counter() - start) / n_datasets
     datasets = []
     for d in tqdm(range(n_datasets), desc="trim_validate"):
