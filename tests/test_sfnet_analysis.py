@@ -282,6 +282,9 @@ def test_dense_baselines_and_k_table(tmp_path):
     diff = table["k1"]["sfnet_minus_pca"]
     assert diff["estimate"] == pytest.approx(0.015 - base["pca"][1]) and diff["n"] == 20
     assert table["k2"]["sfnet_minus_dense"]["estimate"] == pytest.approx(0.5 - 0.1)
+    mean_rmse = stats.rmse(y, np.broadcast_to(base["train_mean"], y.shape))
+    assert table["k2"]["sfnet_minus_mean"]["estimate"] == pytest.approx(0.5 - mean_rmse)
+    assert table["k1"]["sfnet_minus_mean"]["high"] < 0
 
 
 # ---- checks: each must pass on a constructed good case and fail on a bad one -----------------
@@ -322,10 +325,18 @@ def _ci(estimate, low, high, n=50):
 
 
 def test_sfnet_beats_pca_check_needs_the_whole_interval_below_zero():
-    rows = {"k2": {"k": 2, "sfnet_runs": [0.08], "n_validation": 50, "sfnet_minus_pca": _ci(-0.05, -0.07, -0.03)},
-            "k4": {"k": 4, "sfnet_runs": [0.08], "n_validation": 50, "sfnet_minus_pca": _ci(-0.01, -0.03, 0.01)},
-            "k5": {"k": 5, "sfnet_runs": [0.08], "n_validation": 50, "sfnet_minus_pca": None}}
+    learned = _ci(-0.05, -0.06, -0.04)
+    rows = {"k2": {"k": 2, "sfnet_runs": [0.08], "n_validation": 50, "sfnet_minus_pca": _ci(-0.05, -0.07, -0.03),
+                   "sfnet_minus_mean": learned},
+            "k4": {"k": 4, "sfnet_runs": [0.08], "n_validation": 50, "sfnet_minus_pca": _ci(-0.01, -0.03, 0.01),
+                   "sfnet_minus_mean": learned},
+            "k5": {"k": 5, "sfnet_runs": [0.08], "n_validation": 50, "sfnet_minus_pca": None, "sfnet_minus_mean": learned},
+            "k8": {"k": 8, "sfnet_runs": [0.08], "n_validation": 50, "sfnet_minus_pca": _ci(-0.05, -0.07, -0.03),
+                   "sfnet_minus_mean": _ci(0.0, -0.01, 0.01)}}  # stuck at the training mean
     c, h = study.pca_checks("metallicity", rows)
+    assert c["metallicity_sfnet_k2_learned"]["passed"] and c["metallicity_sfnet_k2_learned"]["kind"] == "validity"
+    assert not c["metallicity_sfnet_k8_learned"]["passed"]
+    assert ck.verdict(h["metallicity_sfnet_minus_pca_k8"], c)[0] == "inconclusive"
     assert c["metallicity_sfnet_beats_pca_k2"]["passed"] and not c["metallicity_sfnet_beats_pca_k4"]["passed"]
     assert not c["metallicity_sfnet_beats_pca_k5"]["passed"]
     assert "0.0858" in h["metallicity_sfnet_minus_pca_k2"]["paper"] and "not in" in h["metallicity_sfnet_minus_pca_k5"]["paper"]

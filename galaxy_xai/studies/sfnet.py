@@ -473,7 +473,7 @@ def dense_baselines(cfg: SfnetConfig, dense: ModelFolder) -> dict:
         "linear": sf.fit_and_memorise(LinearRegression, x_train, y_train, x_val, y_val),
         "xgboost": sf.fit_and_memorise(lambda: MultiOutputRegressor(XGBRegressor(**xgb)), x_train, y_train, x_val, y_val),
         "memorisation": {"linear": ols, "ridge_cv": dict(ridge, rmse_ci=_ci(cfg, rmse, y_val, ridge_pred))},
-        "memorised_pred": ridge_pred,
+        "memorised_pred": ridge_pred, "train_mean": y_train.mean(axis=0),
         "n_train": int(train.sum()), "n_validation": int(val.sum()),
     }
 
@@ -526,10 +526,11 @@ def _mean_rmse_minus(y, runs, other):
 def k_table(cfg: SfnetConfig, sweep: dict, preds: dict, base: dict, zoo: dict | None = None) -> dict:
     """Per k: SFNet mean, standard error over repeats (0 with one repeat) and every run; PCA of the
     twin's features; the paired bootstrap CIs (over validation galaxies) of SFNet minus PCA and SFNet
-    minus the dense twin; with `zoo` (zoobot_baselines) also PCA of the Zoobot analogue's features
+    minus the dense twin and minus predicting the training mean (`sfnet_minus_mean`: did it learn); with `zoo` (zoobot_baselines) also PCA of the Zoobot analogue's features
     (`zoobot_pca`) and SFNet minus it (`sfnet_minus_zoobot_pca`)."""
     table = {}
     y = base["y"]
+    mean = np.broadcast_to(base["train_mean"], y.shape)
     for k, values in sweep.items():
         values = np.asarray(values)
         sem = float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
@@ -537,7 +538,8 @@ def k_table(cfg: SfnetConfig, sweep: dict, preds: dict, base: dict, zoo: dict | 
         table[f"k{k}"] = {"k": k, "sfnet": float(values.mean()), "sfnet_sem": sem, "sfnet_runs": values.tolist(),
                           "pca": base["pca"][k], "n_validation": len(y),
                           "sfnet_minus_pca": None if pca is None else _ci(cfg, _mean_rmse_minus, y, preds[k], pca),
-                          "sfnet_minus_dense": _ci(cfg, _mean_rmse_minus, y, preds[k], base["dense_pred"])}
+                          "sfnet_minus_dense": _ci(cfg, _mean_rmse_minus, y, preds[k], base["dense_pred"]),
+                          "sfnet_minus_mean": _ci(cfg, _mean_rmse_minus, y, preds[k], mean)}
         if zoo is not None:
             zp = zoo["pca_pred"][k]
             table[f"k{k}"].update(zoobot_pca=_rmse_or_none(y, zp), sfnet_minus_zoobot_pca=None if zp is None else
@@ -609,7 +611,8 @@ def zoobot_checks(target: str, cfg: SfnetConfig, z: dict, k_table_: dict) -> tup
             "of a morphology CNN's (here: the Zoobot analogue's) features.",
             (f"SFNet {paper[0]} vs PCA {paper[1]} dex (difference {paper[0] - paper[1]:+.4f})" if paper
              else f"k = {k} not in the paper's table"), None if diff is None else diff["estimate"], "dex",
-            [learned, name], None if diff is None else diff["low"], None if diff is None else diff["high"])
+            [learned, learned_check(target, row)[0], name], None if diff is None else diff["low"],
+            None if diff is None else diff["high"])
     if target == "metallicity":
         mem_ci, lin, boost = mem["rmse_ci"], z["linear"]["fit_on_train"], z["xgboost"]["fit_on_train"]
         h["metallicity_linear_memorisation"] = ck.headline(
@@ -629,10 +632,22 @@ def zoobot_checks(target: str, cfg: SfnetConfig, z: dict, k_table_: dict) -> tup
     return c, h
 
 
+def learned_check(target: str, row: dict) -> tuple[str, dict]:
+    """Validity of one k of the sweep: the SFNet beats predicting the training mean (upper bound of
+    the paired RMSE difference below 0); a sweep SFNet stuck at the mean says nothing about k."""
+    k, diff = row["k"], row["sfnet_minus_mean"]
+    return f"{target}_sfnet_k{k}_learned", ck.check(
+        diff["high"] is not None and diff["high"] < 0, diff["high"], 0.0,
+        f"upper 95 % bound of the SFNet's (k = {k}) validation RMSE minus predicting the training mean "
+        f"(paired bootstrap over {row['n_validation']} galaxies) is below 0: it learned the target", "validity")
+
+
 def pca_checks(target: str, k_table_: dict) -> tuple[dict, dict]:
-    """Per k: the SFNet beats PCA top-k, the CI of the paired difference below 0 (claim)."""
+    """Per k: the SFNet learned (validity) and beats PCA top-k, the CI of the paired difference below 0 (claim)."""
     c, h = {}, {}
     for row in k_table_.values():
+        learned, c_learned = learned_check(target, row)
+        c[learned] = c_learned
         n = row["n_validation"]
         k, diff = row["k"], row["sfnet_minus_pca"]
         name = f"{target}_sfnet_beats_pca_k{k}"
@@ -644,8 +659,8 @@ def pca_checks(target: str, k_table_: dict) -> tuple[dict, dict]:
             f"With k = {k}, the SFNet's {target} RMSE is lower than a linear fit on a dense CNN's top-{k} "
             "principal components (here: the twin, trained on the target itself).",
             (f"SFNet {paper[0]} vs PCA {paper[1]} dex (difference {paper[0] - paper[1]:+.4f})" if paper
-             else f"k = {k} not in the paper's table"), None if diff is None else diff["estimate"], "dex", [name],
-            None if diff is None else diff["low"], None if diff is None else diff["high"])
+             else f"k = {k} not in the paper's table"), None if diff is None else diff["estimate"], "dex",
+            [learned, name], None if diff is None else diff["low"], None if diff is None else diff["high"])
     return c, h
 
 
