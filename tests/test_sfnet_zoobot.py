@@ -142,7 +142,9 @@ def test_zoobot_rows_and_claims_on_features_with_and_without_the_target(tmp_path
     zoo = study.zoobot_baselines(cfg, "metallicity", _zoobot_folder(tmp_path, frame, feats), base)
     z = zoo["metrics"]
     assert z["n_validation"] == 200 and z["n_train"] == 400 and set(z["pca"]) == {"k1", "k2"}
-    assert z["memorisation"]["ridge_cv"]["galaxies_per_feature"] == pytest.approx(200 / 8)
+    ridge = z["memorisation"]["ridge_cv"]  # fitted on train + validation: the analogue never saw the target
+    assert ridge["galaxies_per_feature"] == pytest.approx(600 / 8) and ridge["fitted_on"] == "train + validation"
+    assert ridge["rmse_ci"]["n"] == 200 and ridge["rmse_ci"]["estimate"] == pytest.approx(ridge["rmse_validation"])
     assert z["linear"]["fit_on_train"]["n"] == 200 and z["morphology"]["n_validation"] == 50
     sfnet_pred = (base["y"] + 0.02 * rng.normal(size=base["y"].shape))[:, None, :]  # [n, repeats, n_out]
     preds, sweep = {1: sfnet_pred, 2: sfnet_pred}, {1: [0.02], 2: [0.02]}
@@ -158,13 +160,13 @@ def test_zoobot_rows_and_claims_on_features_with_and_without_the_target(tmp_path
               "metallicity_zoobot_memorised_worse_than_sfnet", "metallicity_sfnet_beats_zoobot_pca_k1"]
     for name in claims:
         assert c[name]["passed"] is not informative, name
-    assert c["metallicity_zoobot_memorisation_well_posed"]["passed"]  # 200 galaxies, 8 features
+    assert c["metallicity_zoobot_memorisation_well_posed"]["passed"]  # 600 galaxies, 8 features
     assert c["metallicity_zoobot_learned_morphology"]["passed"]
     assert {"metallicity_linear_memorisation", "metallicity_zoobot_linear_fit_on_train",
             "metallicity_zoobot_xgboost_fit_on_train", "metallicity_sfnet_minus_zoobot_pca_k1",
             "metallicity_sfnet_minus_pca_k1"} <= set(h)
     head = h["metallicity_linear_memorisation"]
-    assert head["value"] == pytest.approx(z["memorisation"]["ridge_cv"]["rmse"]) and "0.181" in head["paper"]
+    assert head["value"] == pytest.approx(z["memorisation"]["ridge_cv"]["rmse_validation"]) and "0.181" in head["paper"]
     assert ck.verdict(head, c)[0] == ("not reproduced" if informative else "reproduced")
     for head in h.values():
         assert set(head["checks"]) <= set(c)
