@@ -130,7 +130,7 @@ def test_error_metrics_in_percent_with_bounds():
 # ----------------------------------------------------------------------------- the trim stage
 N_BANDS = 4
 VALIDATE = {"n_datasets": 2, "n_train": 300, "n_features": 6, "n_bands": 4, "methods": ["knockout", "cd", "shapley"],
-            "hidden": 8, "epochs": 2, "n_explain": 16, "steps": 2, "aggregate": "mean_abs", "batch_size": 64, "seed": 3}
+            "hidden": 8, "epochs": 2, "learning_rate": 0.003, "n_explain": 16, "steps": 2, "aggregate": "mean_abs", "batch_size": 64, "seed": 3}
 
 
 def _cfg() -> trim_config.TrimConfig:
