@@ -1,6 +1,6 @@
 """Full-scale smoke run (issue 23): every stage with the full-scale override's shapes and settings
 (README "Sizing": 224 px, width 1.0, 520 bins, all five SCL sets, every MI pair, both SFNet targets,
-every k of the paper) on a universe of a few dozen galaxies with one or two steps each, through
+every k of the paper) on a universe of 120 galaxies with one or two steps each, through
 `dvc repro` in a temporary clone (as tests/test_pipeline.py builds it). A shape or param error at
 full scale shows up here, in minutes, not after a day on a cluster.
 
@@ -38,7 +38,7 @@ FULL_SHAPES = {
 }
 # One or two steps each on a few dozen galaxies (after tests/test_pipeline.py's TINY universe).
 FEW_STEPS = {
-    "simulate.n_galaxies": 60,
+    "simulate.n_galaxies": 120,  # the full-scale SCL batch (32 pairs = 64 galaxies) needs >= 64 training galaxies
     "scl.iterations": {"photometry": 2, "image": 2}, "scl.epochs": 1,
     "mi.iterations": {"photometry": 2, "image": 2}, "mi.epochs": 1,
 }
