@@ -38,7 +38,7 @@ FULL_SHAPES = {
 }
 # One or two steps each on a few dozen galaxies (after tests/test_pipeline.py's TINY universe).
 FEW_STEPS = {
-    "simulate.n_galaxies": 120,  # the full-scale SCL batch (32 pairs = 64 galaxies) needs >= 64 training galaxies
+    "simulate.n_galaxies": 200,  # the full-scale batches (SCL 32 pairs = 64 galaxies, MI 128) need >= 128 training galaxies
     "scl.iterations": {"photometry": 2, "image": 2}, "scl.epochs": 1,
     "mi.iterations": {"photometry": 2, "image": 2}, "mi.epochs": 1,
 }
