@@ -394,3 +394,31 @@ def test_local_dependence_check_passes_on_a_dependence_and_fails_on_none():
         assert not found["checks"]["dependence_conditional"]["passed"]
         verdict = checks.verdict(found["headlines"]["local_corr_unconditional"], found["checks"])[0]
         assert verdict == "inconclusive"  # the SCL model's convergence is unknown here
+
+
+def _train_with(prepared, repo_params, tmp_path, group, **changes):
+    """train_and_infer on the session's tiny stellar-mass universe with the repository's params
+    of `group` (scl or mi) changed as given; returns nothing, the tests expect a refusal first."""
+    from galaxy_xai.config import scl as scl_config
+
+    cfg = replace((scl_config if group == "scl" else mi_config).load(repo_params), **changes)
+    sclt.train_and_infer("Mopt", cfg, layout.Estimator(tmp_path / "est", f"{group}@Mopt"), mi_only=group == "mi",
+                         prepared=layout.Prepared(prepared / "stellar_mass"))
+
+
+@pytest.mark.parametrize("group", ["scl", "mi"])
+def test_a_batch_larger_than_the_training_split_is_refused_naming_its_key(prepared, repo_params, tmp_path, group):
+    with pytest.raises(ParamError, match=rf"key '{group}\.batch_size\.photometry' \(5000\) needs "
+                                         rf"{5000 if group == 'mi' else 10000} distinct training galaxies per step, "
+                                         r"but .*catalog\.parquet has \d+ with a known"):
+        _train_with(prepared, repo_params, tmp_path, group, batch_size={"photometry": 5000, "image": 16})
+    assert not (tmp_path / "est").exists()
+
+
+def test_a_batch_that_does_not_split_over_the_replicas_is_refused_naming_its_key(prepared, repo_params, tmp_path,
+                                                                                 monkeypatch):
+    monkeypatch.setattr(sclt, "replicas", lambda: 2)  # as under mirrored on two devices
+    with pytest.raises(ParamError, match=r"key 'scl\.batch_size\.photometry' must be a multiple of the 2 replicas "
+                                         r"of train\.distribute=none, got 7"):
+        _train_with(prepared, repo_params, tmp_path, "scl", batch_size={"photometry": 7, "image": 16})
+    assert not (tmp_path / "est").exists()

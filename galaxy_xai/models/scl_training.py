@@ -105,11 +105,16 @@ def train_and_infer(name, cfg, out: layout.Estimator, mi_only: bool, prepared: l
     main, add = scl.dataset_inputs(name, cat, images, stats)
     kind = "image" if main.ndim == 4 else "photometry"
     iterations, batch = cfg.iterations[kind], cfg.batch_size[kind]
+    group = getattr(cfg, "group", "scl")
+    per_step = batch if mi_only else 2 * batch  # an SCL step draws A and B: two batches of distinct galaxies
+    if train.sum() < per_step:
+        raise ParamError(f"params.yaml: key '{group}.batch_size.{kind}' ({batch}) needs {per_step} distinct training "
+                         f"galaxies per step, but {prepared.catalog} has {int(train.sum())} with a known {cfg.target}; "
+                         f"lower the batch or simulate more galaxies")
     edges = bin_edges(cfg.bins, cfg.y_min, cfg.y_max)
     with strategy_scope(precision=precision, distribute=distribute):
         n_replicas = replicas()
         if batch % n_replicas:
-            group = getattr(cfg, "group", "scl")
             raise ParamError(f"params.yaml: key '{group}.batch_size.{kind}' must be a multiple of the {n_replicas} "
                              f"replicas of train.distribute={distribute}, got {batch}")
         model = build_model(name, main, add, cfg, mi_only)
