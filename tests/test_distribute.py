@@ -254,44 +254,32 @@ def _free_ports(n):
     return ports
 
 
-def test_two_local_workers_train_in_sync_with_multi_worker_mirrored():
+def test_two_local_workers_train_with_fit_under_multi_worker_mirrored_like_one_device():
+    """Two workers on the loopback address run the stages' path, Keras fit() (a compiled morphology
+    model and a custom train_step), through training.strategy's reduce adapter for Keras 3.15."""
     workers = [f"127.0.0.1:{p}" for p in _free_ports(2)]
-    # Keras 3.15's fit cannot start under MultiWorkerMirroredStrategy on CPU (its _maybe_symbolic_build
-    # reduces the first distributed batch, which the collective reduce refuses), so the workers run
-    # the training step of a custom train_step (the SCL pattern: scaled_loss, optimizer.apply) in a loop.
     code = """
-        s = strategy("multi_worker")  # before any other op
-        with strategy_scope(distribute="multi_worker"):
-            set_seeds(0)
-            model, optimizer = tiny(), keras.optimizers.Adam(1e-2)
-            optimizer.build(model.trainable_variables)
-            n = replicas()
-        batches = iter(s.experimental_distribute_dataset(image_batches(IMAGES, np.arange(32), Y, 8).repeat()))
-
-        @tf.function
-        def step(x, y):
-            def replica_step(x, y):
-                with tf.GradientTape() as tape:
-                    loss = keras.ops.mean(keras.ops.square(model(x, training=True) - y))
-                    scaled = scaled_loss(optimizer, loss)
-                optimizer.apply(tape.gradient(scaled, model.trainable_variables), model.trainable_variables)
-                return loss
-            return s.reduce("MEAN", s.run(replica_step, args=(x, y)), axis=None)
-
-        losses = [float(step(*next(batches))) for _ in range(4)]
-        print(json.dumps({"replicas": n, "loss": losses[-1], "losses": losses,
-                          "weights": [w.ravel().tolist() for w in model.get_weights()]}))
+        strategy("multi_worker")  # before any other op
+        out = {cls.__name__: train("multi_worker", cls, steps_per_epoch=4, epochs=2) for cls in (keras.Model, CustomStep)}
+        print(json.dumps(out))
     """
     procs = [_child(code, env={"TF_CONFIG": json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": i}})})
              for i in range(2)]
+    one = _child("""
+        out = {cls.__name__: train("none", cls, steps_per_epoch=4, epochs=2) for cls in (keras.Model, CustomStep)}
+        print(json.dumps(out))
+    """)
     try:
-        results = [_result(p, timeout=180) for p in procs]
+        chief, other = (_result(p, timeout=180) for p in procs)
+        alone = _result(one, timeout=180)
     finally:
-        for p in procs:
+        for p in (*procs, one):
             p.kill() if p.poll() is None else None
-    assert [r["replicas"] for r in results] == [2, 2]
-    for wa, wb in zip(results[0]["weights"], results[1]["weights"]):
-        np.testing.assert_array_equal(wa, wb)  # the all-reduce keeps the workers' weights identical
+    for name in ("Model", "CustomStep"):
+        assert (chief[name]["replicas"], other[name]["replicas"], alone[name]["replicas"]) == (2, 2, 1)
+        for wa, wb in zip(chief[name]["weights"], other[name]["weights"]):
+            np.testing.assert_array_equal(wa, wb)  # the all-reduce keeps the workers' weights identical
+        _same(chief[name], alone[name])  # and the pair trains as one device on the same global batches
 
 
 @pytest.mark.parametrize("precision", ["mixed_float16", "mixed_bfloat16"])

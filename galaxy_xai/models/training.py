@@ -180,8 +180,27 @@ def strategy(distribute: str = "none"):
             _STRATEGIES[distribute] = tf.distribute.MirroredStrategy()
         else:
             resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
-            _STRATEGIES[distribute] = tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=resolver)
+            _STRATEGIES[distribute] = _fit_ready(tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=resolver))
     return _STRATEGIES[distribute]
+
+
+def _fit_ready(multi_worker):
+    """MultiWorkerMirroredStrategy with a `reduce` that Keras 3.15's fit() can call.
+
+    Under several workers fit() hands `reduce` a tuple of per-replica batches (its symbolic build)
+    and per-replica scalar logs with axis=0; the collective reduce refuses both ("Attempt to convert
+    a value (PerReplica...)", "Invalid reduction dimension 0"). Reducing each value of the structure
+    on its own, scalars across replicas only (axis=None, the mean Keras means), is what a single
+    worker does. Checked against one device in tests/test_distribute.py."""
+    reduce = multi_worker.reduce
+
+    def each(reduce_op, value, axis=None):
+        def one(v):
+            scalar = all(t.shape.rank == 0 for t in multi_worker.experimental_local_results(v))
+            return reduce(reduce_op, v, axis=None if scalar else axis)
+        return tf.nest.map_structure(one, value)
+    multi_worker.reduce = each
+    return multi_worker
 
 
 @contextlib.contextmanager
