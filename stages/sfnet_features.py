@@ -10,7 +10,7 @@ from galaxy_xai import layout, runtime
 from galaxy_xai.config import data as data_config, read_params, sfnet as sfnet_config
 from galaxy_xai.domain import SFNET_TARGETS
 from galaxy_xai.io import atomic_path
-from galaxy_xai.studies.sfnet import TRUTHS, feature_study
+from galaxy_xai.studies.sfnet import AGN_HOST, TRUTHS, feature_study
 
 log = runtime.logger("sfnet_features")
 
@@ -18,7 +18,7 @@ log = runtime.logger("sfnet_features")
 def main() -> None:
     params = read_params()
     cfg = sfnet_config.load(params)
-    truth = layout.read_truth(data_config.load(params).truth, ["objID", *TRUTHS])
+    truth = layout.read_truth(data_config.load(params).truth, list(dict.fromkeys(["objID", *TRUTHS, *AGN_HOST])))
     out = layout.sfnet_features()
     metrics, checks, headlines = {}, {}, {}
     with atomic_path(out.dir) as tmp:

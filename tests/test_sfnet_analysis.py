@@ -13,7 +13,7 @@ from galaxy_xai.config import read_params, sfnet as sfnet_config
 from galaxy_xai.data.images import centre_crop
 from galaxy_xai.data.lines import agn_labels, bpt_ratios, kauffmann_agn, kauffmann_line
 from galaxy_xai.domain import SFNET_BLOCKS
-from galaxy_xai.errors import ParamError
+from galaxy_xai.errors import InputError, ParamError
 from galaxy_xai.models.sfnet import TopK, build_dense_twin
 from galaxy_xai.io import write_json
 from galaxy_xai.models.sfnet_training import (
@@ -485,3 +485,37 @@ def test_feature_study_end_to_end_returns_checks_and_headlines(tmp_path):
     for head in headlines.values():
         assert set(head["checks"]) <= set(checks)
     write_json(tmp_path / "m.json", {"metallicity": metrics, "checks": checks, "headlines": headlines})
+
+
+@pytest.mark.parametrize("host_shows_agn", [True, False])
+def test_agn_host_truth_ceiling_is_a_validity_check_of_the_svm_headlines(tmp_path, host_shows_agn):
+    """The same SVM fed the true host properties: where the hosts carry the AGN it beats the
+    majority class and the image-feature SVM is scored against it; where they do not, the SVM
+    headlines are inconclusive (the universe cannot show the effect), not 'not reproduced'."""
+    rng = np.random.default_rng(29)
+    n = 400
+    frame = pd.DataFrame({"objID": [f"g{i}" for i in range(n)], "row": range(n),
+                          "split": ["train"] * 300 + ["validation"] * 100})
+    agn = rng.random(n) < 0.35
+    frame["log_N2"], frame["log_Ha"] = 1.5, 2.0
+    frame["log_O3"], frame["log_Hb"] = np.where(agn, 2.5, 1.5), 2.0
+    save_feature_table(tmp_path / "f.npz", frame, rng.random((n, 8)) * 0.1, frame[list(study.LINES)].to_numpy(),
+                       list(study.LINES))
+    truth = pd.DataFrame({c: rng.normal(size=n) for c in study.AGN_HOST})
+    truth["objID"] = frame["objID"]
+    if host_shows_agn:
+        truth["log_mstar"] += np.where(agn, 3.0, 0.0)
+    cfg = dataclasses.replace(CFG, top_m=4, n_bootstrap=200)
+    svm = study.svm_agn(cfg, load_feature_table(tmp_path / "f.npz"), truth.sample(frac=1, random_state=0))
+    assert svm["host_truth"]["columns"] == list(study.AGN_HOST) and svm["host_truth"]["n_validation"] == 100
+    assert (svm["host_truth"]["accuracy"] > 0.85) is host_shows_agn
+    gap = svm["top4"]["accuracy_minus_host_truth"]
+    assert (gap["high"] < 0) is host_shows_agn  # noise features fall short of a host that shows its AGN
+    c, h = study.agn_checks("lines", cfg, svm)
+    assert c["lines_agn_host_truth_beats_majority"]["passed"] is host_shows_agn
+    assert h["lines_agn_svm_top4_accuracy"]["checks"][0] == "lines_agn_host_truth_beats_majority"
+    verdict = ck.verdict(h["lines_agn_svm_top4_accuracy"], c)[0]
+    assert verdict == ("not reproduced" if host_shows_agn else "inconclusive")
+    truth.loc[5, "bulge_frac"] = np.nan
+    with pytest.raises(InputError, match=r"truth table \(data.truth\) lacks a value"):
+        study.svm_agn(cfg, load_feature_table(tmp_path / "f.npz"), truth)

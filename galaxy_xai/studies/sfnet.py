@@ -35,7 +35,7 @@ from galaxy_xai import checks as ck
 from galaxy_xai.config.sfnet import SfnetConfig
 from galaxy_xai.data.lines import agn_labels
 from galaxy_xai.domain import SFNET_TARGETS
-from galaxy_xai.errors import StaleOutputError
+from galaxy_xai.errors import InputError, StaleOutputError
 from galaxy_xai.io import write_json
 from galaxy_xai.layout import ModelFolder, SfnetFeatures, SfnetZoobot
 from galaxy_xai.models.sfnet_training import (
@@ -48,6 +48,9 @@ from galaxy_xai.xai import sfnet_features as sf
 log = logging.getLogger(__name__)
 TRUTHS = ("cos_i", "log_mstar", "is_disk", "dust_av", "log_sfr", "is_agn", "z")  # interpretation aids
 LINES = ("log_N2", "log_Ha", "log_O3", "log_Hb")  # the BPT fluxes, in agn_labels' order
+# What a host shows of its AGN in this universe (data/population.py draws AGN from mass, bulge and
+# star formation; a Seyfert may add a nucleus): the AGN SVM's ceiling is the same SVM fed these truths.
+AGN_HOST = ("log_mstar", "bulge_frac", "log_sfr", "dust_av", "nuclear_frac_r", "z")
 EXPLAIN = ("log_mstar", "petroR90_r", "cos_i")  # what the dense features' leading PCs are held against: mass, size, inclination
 # The twin's features: the paper's Zoobot was trained on Galaxy Zoo votes, the twin on the target, so
 # the Zoobot claims cannot be read from the twin (a failed validity check says so when the Zoobot
@@ -89,7 +92,7 @@ def feature_study(target: str, cfg: SfnetConfig, truth: pd.DataFrame | None, tra
         metrics["zoobot_morphology"] = zoobot.read_json("summary")["votes"]
         metrics["sources"] = SOURCES
     if target == "lines":
-        record["svm_agn"] = metrics["svm_agn"] = svm_agn(cfg, table)
+        record["svm_agn"] = metrics["svm_agn"] = svm_agn(cfg, table, truth)
     write_json(getattr(out, f"record_{target}"), record)
     save_figure_inputs(getattr(out, f"figure_{target}"), fig, cfg.n_top_galaxies)
     log.info("%s: top features %s, frequencies %s", target, fig["names"],
@@ -212,8 +215,20 @@ def _zoobot_ridge_checks(target: str, cfg: SfnetConfig, zoobot: dict, votes: dic
 
 
 def agn_checks(target: str, cfg: SfnetConfig, svm: dict) -> tuple[dict, dict]:
-    """The AGN SVM (top m and all active features) beats the majority class, CI clear of it (claim)."""
+    """The AGN SVM (top m and all active features) beats the majority class, CI clear of it (claim).
+    With the truth: the same SVM fed the true host properties must beat it too (validity: else this
+    universe's AGN cannot be told from their hosts, and no image feature could)."""
     c, h = {}, {}
+    validity = []
+    host = svm.get("host_truth")
+    if host is not None and host["accuracy"] is not None:
+        validity = [f"{target}_agn_host_truth_beats_majority"]
+        c[validity[0]] = ck.check(host["accuracy_minus_majority"]["low"] is not None
+                                  and host["accuracy_minus_majority"]["low"] > 0,
+                                  host["accuracy_minus_majority"]["low"], 0.0,
+                                  f"the same SVM fed the hosts' true {', '.join(host['columns'])} beats the majority "
+                                  "class (lower 95 % bound of the accuracy gain above 0): the universe's AGN can be "
+                                  "told from their hosts at all", "validity")
     for kind in ("top", "all_active"):
         name = f"top{cfg.top_m}" if kind == "top" else "all_active"
         scores = svm[name]
@@ -230,7 +245,7 @@ def agn_checks(target: str, cfg: SfnetConfig, svm: dict) -> tuple[dict, dict]:
             h[f"{target}_agn_svm_{name}_{score}"] = ck.headline(
                 f"A linear SVM on the line SFNet's {'four most frequent' if kind == 'top' else 'non-zero'} features "
                 "classifies AGN (Kauffmann 2003 line) from the image.", paper, scores[score], score,
-                [check_name], scores[f"{score}_ci"]["low"], scores[f"{score}_ci"]["high"])
+                [*validity, check_name], scores[f"{score}_ci"]["low"], scores[f"{score}_ci"]["high"])
     return c, h
 
 
@@ -344,9 +359,12 @@ def ridge_from_zoobot(cfg: SfnetConfig, table, twin_table, zoobot_table, top, na
             for i, n in enumerate(names)}
 
 
-def svm_agn(cfg: SfnetConfig, table) -> dict:
+def svm_agn(cfg: SfnetConfig, table, truth: pd.DataFrame | None = None) -> dict:
     """Linear SVM AGN classification from the line SFNet's most frequent top-m vs all its active
-    features: validation accuracy, F1 and the majority-class accuracy, with paired bootstrap CIs."""
+    features: validation accuracy, F1 and the majority-class accuracy, with paired bootstrap CIs.
+    With the truth (simulated data), also the same SVM fed the hosts' true AGN_HOST properties:
+    the accuracy this universe allows a classifier that sees the host perfectly, and each feature
+    set's accuracy minus it (paired)."""
     columns = table["columns"].tolist()
     lines = [columns.index(c) for c in LINES]
     train, val = table["train"], table["validation"]
@@ -356,23 +374,48 @@ def svm_agn(cfg: SfnetConfig, table) -> dict:
     chosen = {f"top{cfg.top_m}": sf.top_features(table["features"][train], cfg.top_m),
               "all_active": sf.top_features(table["features"][train])}
     majority = np.full(int(val.sum()), agn[train].mean() > 0.5)
+    host = _host_guess(cfg, table, truth, agn) if truth is not None else None
     scores = {}
     for name, cols in chosen.items():
         if not len(cols):
             scores[name] = None
             continue
         guess = sf.svm_agn_predict(acts[train][:, cols], agn[train], acts[val][:, cols], cfg.svm_c, cfg.seed)
-        scores[name] = {"accuracy": None, "f1": None, "majority_accuracy": None, "n_features": len(cols),
-                        "n_validation": int(val.sum())}
-        if guess is None:  # a single class among the training galaxies: nothing to fit
-            continue
-        truth = agn[val]
-        scores[name].update(
-            accuracy=sf.accuracy(truth, guess), f1=sf.f1(truth, guess), majority_accuracy=sf.accuracy(truth, majority),
-            accuracy_ci=_ci(cfg, sf.accuracy, truth, guess), f1_ci=_ci(cfg, sf.f1, truth, guess),
-            accuracy_minus_majority=_ci(cfg, lambda t, g, m: sf.accuracy(t, g) - sf.accuracy(t, m), truth, guess, majority))
+        scores[name] = _agn_scores(cfg, agn[val], guess, majority, len(cols))
+        if guess is not None and host is not None:
+            scores[name]["accuracy_minus_host_truth"] = _ci(cfg, _accuracy_minus, agn[val], guess, host)
+    if host is not None:
+        scores["host_truth"] = {**_agn_scores(cfg, agn[val], host, majority, len(AGN_HOST)), "columns": list(AGN_HOST)}
     scores["agn_fraction_validation"] = float(agn[val].mean())
     return scores
+
+
+def _accuracy_minus(truth, a, b):
+    return sf.accuracy(truth, a) - sf.accuracy(truth, b)
+
+
+def _agn_scores(cfg: SfnetConfig, truth, guess, majority, n_features) -> dict:
+    """Accuracy, F1 and the gain over the majority class with paired bootstrap CIs (None without a guess)."""
+    scores = {"accuracy": None, "f1": None, "majority_accuracy": None, "n_features": n_features,
+              "n_validation": len(truth)}
+    if guess is None:  # a single class among the training galaxies: nothing to fit
+        return scores
+    scores.update(
+        accuracy=sf.accuracy(truth, guess), f1=sf.f1(truth, guess), majority_accuracy=sf.accuracy(truth, majority),
+        accuracy_ci=_ci(cfg, sf.accuracy, truth, guess), f1_ci=_ci(cfg, sf.f1, truth, guess),
+        accuracy_minus_majority=_ci(cfg, _accuracy_minus, truth, guess, majority))
+    return scores
+
+
+def _host_guess(cfg: SfnetConfig, table, truth: pd.DataFrame, agn):
+    """Validation guesses of the AGN SVM fed the true host properties (standardised on training)."""
+    host = truth.set_index("objID").reindex(np.asarray(table["objID"], str))[list(AGN_HOST)].to_numpy(float)
+    train, val = table["train"], table["validation"]
+    if not np.isfinite(host[train | val]).all():
+        raise InputError(f"the truth table (data.truth) lacks a value of {list(AGN_HOST)} for some SFNet line galaxies")
+    mean, std = host[train].mean(0), host[train].std(0)
+    x = (host - mean) / np.where(std > 0, std, 1.0)
+    return sf.svm_agn_predict(x[train], agn[train], x[val], cfg.svm_c, cfg.seed)
 
 
 def save_figure_inputs(path, fig, n_top_galaxies) -> None:
