@@ -647,20 +647,10 @@ def zoobot_checks(target: str, cfg: SfnetConfig, z: dict, k_table_: dict) -> tup
             f"lower 95 % bound of the RMSE of {text} on the Zoobot analogue's features minus the best SFNet's "
             f"(k = {gap['k']}; paired bootstrap over {gap['n']} validation galaxies) is above 0")
     for row in k_table_.values():
-        k, diff = row["k"], row.get("sfnet_minus_zoobot_pca")
-        name = f"{target}_sfnet_beats_zoobot_pca_k{k}"
-        c[name] = ck.check(diff is not None and diff["high"] is not None and diff["high"] < 0, _upper(diff), 0.0,
-                           f"upper 95 % bound of SFNet (k = {k}) minus PCA top-{k} of the Zoobot analogue's features "
-                           f"+ linear regression, RMSE (dex, paired bootstrap over {row['n_validation']} validation "
-                           "galaxies) is below 0")
-        paper = PAPER_TABLE[target].get(k)
-        h[f"{target}_sfnet_minus_zoobot_pca_k{k}"] = ck.headline(
-            f"With k = {k}, the SFNet's {target} RMSE is lower than a linear fit on the top-{k} principal components "
-            "of a morphology CNN's (here: the Zoobot analogue's) features.",
-            (f"SFNet {paper[0]} vs PCA {paper[1]} dex (difference {paper[0] - paper[1]:+.4f})" if paper
-             else f"k = {k} not in the paper's table"), None if diff is None else diff["estimate"], "dex",
-            [learned, learned_check(target, row)[0], name], None if diff is None else diff["low"],
-            None if diff is None else diff["high"])
+        name = f"{target}_sfnet_beats_zoobot_pca_k{row['k']}"
+        c[name], h[f"{target}_sfnet_minus_zoobot_pca_k{row['k']}"] = sfnet_minus_pca(
+            target, row, "sfnet_minus_zoobot_pca", "a morphology CNN's (here: the Zoobot analogue's)",
+            [learned, learned_check(target, row)[0], name])
     if target == "metallicity":
         mem_ci, lin, boost = mem["rmse_ci"], z["linear"]["fit_on_train"], z["xgboost"]["fit_on_train"]
         h["metallicity_linear_memorisation"] = ck.headline(
@@ -694,22 +684,30 @@ def pca_checks(target: str, k_table_: dict) -> tuple[dict, dict]:
     """Per k: the SFNet learned (validity) and beats PCA top-k, the CI of the paired difference below 0 (claim)."""
     c, h = {}, {}
     for row in k_table_.values():
-        learned, c_learned = learned_check(target, row)
-        c[learned] = c_learned
-        n = row["n_validation"]
-        k, diff = row["k"], row["sfnet_minus_pca"]
-        name = f"{target}_sfnet_beats_pca_k{k}"
-        c[name] = ck.check(diff is not None and diff["high"] is not None and diff["high"] < 0, _upper(diff), 0.0,
-                           f"upper 95 % bound of SFNet (k = {k}, mean of {len(row['sfnet_runs'])} runs) minus PCA "
-                           f"top-{k} of the twin's features + linear regression, RMSE (dex, paired bootstrap over {n} validation galaxies) is below 0")
-        paper = PAPER_TABLE[target].get(k)
-        h[f"{target}_sfnet_minus_pca_k{k}"] = ck.headline(
-            f"With k = {k}, the SFNet's {target} RMSE is lower than a linear fit on a dense CNN's top-{k} "
-            "principal components (here: the twin, trained on the target itself).",
-            (f"SFNet {paper[0]} vs PCA {paper[1]} dex (difference {paper[0] - paper[1]:+.4f})" if paper
-             else f"k = {k} not in the paper's table"), None if diff is None else diff["estimate"], "dex",
-            [learned, name], None if diff is None else diff["low"], None if diff is None else diff["high"])
+        learned, c[learned] = learned_check(target, row)
+        name = f"{target}_sfnet_beats_pca_k{row['k']}"
+        c[name], h[f"{target}_sfnet_minus_pca_k{row['k']}"] = sfnet_minus_pca(
+            target, row, "sfnet_minus_pca", "a dense CNN's (here: the twin's, trained on the target itself)",
+            [learned, name])
     return c, h
+
+
+def sfnet_minus_pca(target: str, row: dict, key: str, network: str, checks: list) -> tuple[dict, dict]:
+    """Claim check and headline of one k: the SFNet's RMSE minus that of a linear fit on PCA top-k of
+    `network`'s features (row[key], a paired CI) is below 0; the headline beside seed 003's table."""
+    k, diff = row["k"], row.get(key)
+    check = ck.check(diff is not None and diff["high"] is not None and diff["high"] < 0, _upper(diff), 0.0,
+                     f"upper 95 % bound of SFNet (k = {k}, mean of {len(row['sfnet_runs'])} runs) minus PCA top-{k} "
+                     f"of {network} features + linear regression, RMSE (dex, paired bootstrap over "
+                     f"{row['n_validation']} validation galaxies) is below 0")
+    paper = PAPER_TABLE[target].get(k)
+    head = ck.headline(
+        f"With k = {k}, the SFNet's {target} RMSE is lower than a linear fit on the top-{k} principal components "
+        f"of {network} features.",
+        (f"SFNet {paper[0]} vs PCA {paper[1]} dex (difference {paper[0] - paper[1]:+.4f})" if paper
+         else f"k = {k} not in the paper's table"), None if diff is None else diff["estimate"], "dex",
+        checks, None if diff is None else diff["low"], None if diff is None else diff["high"])
+    return check, head
 
 
 def memorisation_checks(target: str, cfg: SfnetConfig, memorisation: dict, gap: dict,
