@@ -69,3 +69,36 @@ def test_the_report_names_verdicts_failed_checks_and_files_without_checks(tmp_pa
     assert "inconclusive (failed: maps_depend_on_weights)" in text
     assert "**maps_depend_on_weights** failed (validity)" in text
     assert "Metrics without checks" in text and "`train_vgg16`" in text
+
+
+def test_seed_spread_reads_each_run_from_git_and_tabulates_every_shared_headline(tmp_path):
+    import subprocess
+
+    from galaxy_xai.studies.report import main, read_rev, spread_rows
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    git("config", "user.email", "t@t")
+    git("config", "user.name", "t")
+    (tmp_path / "out" / "metrics").mkdir(parents=True)
+    for i, (value, passed) in enumerate([(0.10, True), (0.14, True), (0.12, False)]):
+        head = checks.headline("claim", "0.1", value, "dex", ["c"], value - 0.01, value + 0.01)
+        metrics = {"headlines": {"rmse": head}, "checks": {"c": checks.at_least(1.0 if passed else -1.0, 0.0, "m")}}
+        if i == 0:
+            metrics["headlines"]["only_here"] = head
+        (tmp_path / "out" / "metrics" / "study.json").write_text(json.dumps(metrics))
+        git("add", "out")
+        git("commit", "-qm", f"run {i}")
+        git("tag", f"seed{i}")
+    runs = {f"seed{i}": read_rev(f"seed{i}", tmp_path) for i in range(3)}
+    [row] = spread_rows(runs)  # only_here is not in every run
+    assert row["headline"] == "rmse" and row["values"] == pytest.approx([0.10, 0.14, 0.12])
+    assert row["sd"] == pytest.approx(0.02) and row["range"] == pytest.approx(0.04)
+    assert row["ci_half_width"] == pytest.approx(0.01)
+    assert row["verdicts"] == ["reproduced", "reproduced", "not reproduced"]
+    with pytest.raises(SystemExit, match="'nope' is neither a git revision nor one DVC experiment"):
+        read_rev("nope", tmp_path)
+    with pytest.raises(SystemExit, match="at least two"):
+        main(["--spread", "seed0", "--repo", str(tmp_path)])

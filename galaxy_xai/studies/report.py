@@ -9,8 +9,12 @@ listed, so a gap is visible rather than silent.
 """
 from __future__ import annotations
 
+import argparse
 import json
+import subprocess
 from pathlib import Path
+
+import numpy as np
 
 from galaxy_xai.checks import failed, verdict
 
@@ -86,3 +90,83 @@ def render(metrics: dict[str, dict]) -> str:
 
 def _fmt(x) -> str:
     return "undefined" if x is None else f"{x:.4g}" if isinstance(x, float) else str(x)
+
+
+# ------------------------------------------------------------------ seed-to-seed spread (issue 22)
+# `dvc metrics diff` shows every change; whether a change is more than another seed would give is
+# read against the spread of repeated runs: `python -m galaxy_xai.studies.report --spread main seed1 seed2`.
+
+def _resolve(rev: str, repo) -> str:
+    """A commit for a git revision or a DVC experiment's name (refs/exps/.../<name>)."""
+    ok = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], cwd=repo,
+                        capture_output=True, text=True)
+    if ok.returncode == 0:
+        return ok.stdout.strip()
+    refs = subprocess.run(["git", "for-each-ref", "--format=%(refname)", "refs/exps"], cwd=repo,
+                          capture_output=True, text=True, check=True).stdout.split()
+    found = [r for r in refs if r.rsplit("/", 1)[-1] == rev]
+    if len(found) != 1:
+        raise SystemExit(f"{rev!r} is neither a git revision nor one DVC experiment of {Path(repo).resolve()} "
+                         f"({len(found)} experiments of that name)")
+    return found[0]
+
+
+def read_rev(rev: str, repo=".", metrics_dir: str = "out/metrics") -> dict[str, dict]:
+    """Every metrics file committed at `rev` (a git revision or a DVC experiment name), by name."""
+    commit = _resolve(rev, repo)
+    names = subprocess.run(["git", "ls-tree", "--name-only", f"{commit}:{metrics_dir}"], cwd=repo,
+                           capture_output=True, text=True, check=True).stdout.split()
+    return {Path(n).stem: json.loads(subprocess.run(["git", "show", f"{commit}:{metrics_dir}/{n}"], cwd=repo,
+                                                    capture_output=True, text=True, check=True).stdout)
+            for n in sorted(names) if n.endswith(".json")}
+
+
+def spread_rows(runs: dict[str, dict[str, dict]]) -> list[dict]:
+    """Per headline present in every run: its value in each run, their mean, standard deviation
+    (ddof 1) and range, and the median half-width of the runs' own 95 % CIs (None where undefined).
+    A spread much wider than the CIs means the CI (over galaxies) understates a rerun's change."""
+    heads = [{(m, k): h for m, metrics in run.items() for k, h in metrics.get("headlines", {}).items()}
+             for run in runs.values()]
+    rows = []
+    for key in [k for k in heads[0] if all(k in h for h in heads[1:])]:
+        values = [h[key]["value"] for h in heads]
+        half = [(h[key]["high"] - h[key]["low"]) / 2 for h in heads
+                if h[key].get("low") is not None and h[key].get("high") is not None]
+        defined = [v for v in values if v is not None]
+        rows.append({"metrics": key[0], "headline": key[1], "unit": heads[0][key]["unit"], "values": values,
+                     "mean": float(np.mean(defined)) if defined else None,
+                     "sd": float(np.std(defined, ddof=1)) if len(defined) > 1 else None,
+                     "range": float(np.ptp(defined)) if defined else None,
+                     "ci_half_width": float(np.median(half)) if half else None,
+                     "verdicts": [verdict(h[key], run[key[0]].get("checks", {}))[0]
+                                  for h, run in zip(heads, runs.values())]})
+    return rows
+
+
+def render_spread(runs: dict[str, dict[str, dict]]) -> str:
+    """The spread table as markdown: one row per headline, one column per run."""
+    names = list(runs)
+    lines = ["| Study | Headline | " + " | ".join(names) + " | SD | range | median CI half-width | verdicts |",
+             "|---|---|" + "---|" * (len(names) + 4)]
+    for r in spread_rows(runs):
+        vals = " | ".join(_fmt(v) for v in r["values"])
+        same = set(r["verdicts"])
+        verdicts = r["verdicts"][0] if len(same) == 1 else ", ".join(r["verdicts"])
+        lines.append(f"| `{r['metrics']}` | {_cell(r['headline'])} ({r['unit']}) | {vals} | {_fmt(r['sd'])} | "
+                     f"{_fmt(r['range'])} | {_fmt(r['ci_half_width'])} | {verdicts} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description="Seed-to-seed spread of every headline over git revisions "
+                                                 "or DVC experiments (their committed out/metrics).")
+    parser.add_argument("--spread", nargs="+", required=True, metavar="REV", help="two or more revisions / experiments")
+    parser.add_argument("--repo", default=".")
+    args = parser.parse_args(argv)
+    if len(args.spread) < 2:
+        raise SystemExit("--spread needs at least two revisions or experiments")
+    print(render_spread({rev: read_rev(rev, args.repo) for rev in args.spread}), end="")
+
+
+if __name__ == "__main__":
+    main()
