@@ -1,6 +1,6 @@
 """Full-scale smoke run (issue 23): every stage with the full-scale override's shapes and settings
 (README "Sizing": 224 px, width 1.0, 520 bins, all five SCL sets, every MI pair, both SFNet targets,
-every k of the paper) on a universe of 120 galaxies with one or two steps each, through
+every k of the paper) on a universe of 200 galaxies with one or two steps each, through
 `dvc repro` in a temporary clone (as tests/test_pipeline.py builds it). A shape or param error at
 full scale shows up here, in minutes, not after a day on a cluster.
 
@@ -64,7 +64,6 @@ def smoke_params(params: dict) -> dict:
 def main(keep=False) -> float:
     """tests/test_pipeline.py's clone (the working tree copied into a fresh git repo), the smoke
     params, then `dvc repro`; returns the seconds it took."""
-    import os
     start = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="galaxy-xai-smoke-"))
     dst = tmp / "galaxy-xai"
@@ -73,7 +72,7 @@ def main(keep=False) -> float:
         params = smoke_params(yaml.safe_load(open(dst / "params.yaml")))
         (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
         (dst / "dvc.lock").unlink(missing_ok=True)
-        env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "TF_CPP_MIN_LOG_LEVEL": "2"}
+        env = pipeline.clone_env(dst)
         git = ["git", "-c", "user.email=ci@example.org", "-c", "user.name=ci"]
         pipeline._run(["git", "init", "-q", "-b", "main"], dst, env)
         pipeline._run(git + ["add", "-A"], dst, env)

@@ -82,6 +82,14 @@ def copy_working_tree(dst: Path) -> None:
             shutil.copy2(src, dst / f)
 
 
+def clone_env(dst: Path) -> dict:
+    """The environment a clone's stages run in: this interpreter's dvc, and the clone's own
+    galaxy_xai ahead of the editable install (which points at this working tree, and may have
+    moved on since the copy)."""
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "TF_CPP_MIN_LOG_LEVEL": "2",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(dst), os.environ.get("PYTHONPATH")]))}
+
+
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory):
     """The working tree as it is in a fresh git repo, with the TINY params, after `dvc repro`."""
@@ -92,7 +100,7 @@ def clone(tmp_path_factory):
         _set(params, key, value)
     (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (dst / "dvc.lock").unlink(missing_ok=True)
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = clone_env(dst)
     git = ["git", "-c", "user.email=ci@example.org", "-c", "user.name=ci"]
     _run(["git", "init", "-q", "-b", "main"], dst, env)
     _run(git + ["add", "-A"], dst, env)
