@@ -423,22 +423,10 @@ def test_save_figure_inputs_pads_short_top_galaxy_lists(tmp_path):
     assert saved["objID"].tolist() == ["10", "11", "12"]
 
 
-def test_compare_target_end_to_end_writes_checks_headlines_and_the_pc_reading(tmp_path):
+def test_compare_target_end_to_end_writes_checks_headlines_and_the_pc_reading(tmp_path, tiny_sfnet):
     """A tiny universe: a random dense twin, SFNets warm-started from it (no fine-tuning)."""
-    keras.utils.set_random_seed(25)
-    rng = np.random.default_rng(25)
-    n = 48
-    catalog = pd.DataFrame({"objID": [f"g{i}" for i in range(n)], "row": range(n), "in_metallicity": True,
-                            "oh_p50": rng.normal(9.0, 0.2, n),
-                            "split": ["train"] * 30 + ["validation"] * 12 + ["test"] * 6})
-    images = (rng.random((n, 32, 32, 3)) * 255).astype(np.uint8)
-    cfg = dataclasses.replace(CFG, crop=32, k_list=(2, 3), repeats=1, epochs=0, init="dense", n_bootstrap=100,
-                              batch_size=8, xgboost={"n_estimators": 3, "max_depth": 2})
-    train, val = target_sample(catalog, "metallicity")
-    scaler = Standardiser.fit(train[["oh_p50"]])
-    dense = layout.ModelFolder(tmp_path / "dense")
-    dense.dir.mkdir()
-    save_trained(dense, build_dense_twin(1, images.shape[1:]), images, train, val, ["oh_p50"], scaler, 8)
+    u = tiny_sfnet(25, k_list=(2, 3))
+    rng, n, catalog, images, cfg, dense = u.rng, u.n, u.catalog, u.images, u.cfg, u.dense
     truth = pd.DataFrame({"objID": catalog["objID"], "log_mstar": rng.normal(10, 0.5, n),
                           "petroR90_r": rng.normal(5, 1, n), "cos_i": rng.random(n)})
     metrics, checks, headlines, runs, curve = study.compare_target(cfg, "metallicity", images, catalog, dense, truth)

@@ -237,24 +237,12 @@ def test_ridge_from_zoobot_and_its_checks(tmp_path, carried):
     assert ck.verdict(h["metallicity_ridge_r2_rank1"], c)[0] == ("not reproduced" if carried else "reproduced")
 
 
-def test_compare_target_and_feature_study_end_to_end_with_the_zoobot_analogue(tmp_path):
+def test_compare_target_and_feature_study_end_to_end_with_the_zoobot_analogue(tmp_path, tiny_sfnet):
     """A tiny universe: random twin, SFNets warm-started from it, a random 'Zoobot' (another twin)."""
-    keras.utils.set_random_seed(35)
-    rng = np.random.default_rng(35)
-    n = 48
-    catalog = pd.DataFrame({"objID": [f"g{i}" for i in range(n)], "row": range(n), "in_metallicity": True,
-                            "oh_p50": rng.normal(9.0, 0.2, n),
-                            "split": ["train"] * 30 + ["validation"] * 12 + ["test"] * 6})
-    images = (rng.random((n, 32, 32, 3)) * 255).astype(np.uint8)
-    cfg = dataclasses.replace(CFG, crop=32, k_list=(2,), repeats=1, epochs=0, init="dense", n_bootstrap=100,
-                              batch_size=8, xgboost={"n_estimators": 3, "max_depth": 2}, top_m=2)
-    train, val = target_sample(catalog, "metallicity")
-    scaler = Standardiser.fit(train[["oh_p50"]])
-    folders = {name: layout.ModelFolder(tmp_path / name) for name in ("dense", "sfnet")}
-    for f in folders.values():
-        f.dir.mkdir()
-    twin = build_dense_twin(1, images.shape[1:])
-    save_trained(folders["dense"], twin, images, train, val, ["oh_p50"], scaler, 8)
+    u = tiny_sfnet(35, k_list=(2,), top_m=2)
+    catalog, images, cfg, train, val, scaler, twin = u.catalog, u.images, u.cfg, u.train, u.val, u.scaler, u.twin
+    folders = {"dense": u.dense, "sfnet": layout.ModelFolder(tmp_path / "sfnet")}
+    folders["sfnet"].dir.mkdir()
     zoo_net = build_dense_twin(1, images.shape[1:])
     both = pd.concat([train, val], ignore_index=True)
     feats, _ = features_and_outputs(zoo_net, images, both["row"], 8)
