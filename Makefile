@@ -31,7 +31,8 @@ clean-venv:
 	rm -rf $(VENV)
 
 # Every stage at the full-scale override's shapes (224 px, width 1.0, 520 bins, all SCL sets, MI pairs,
-# SFNet targets and k) on a few dozen galaxies, one or two steps each, via `dvc repro` in a temporary clone.
+# SFNet targets and k) on 200 galaxies, one or two steps each, via `dvc repro` in a temporary clone (22 min
+# here; .ci/run runs it after the tests).
 .PHONY: smoke
 smoke: $(STAMP)
 	@PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python tests/smoke_full_scale.py
