@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from galaxy_xai import layout
 from galaxy_xai.checks import failed, verdict
 
 
@@ -111,9 +112,9 @@ def _resolve(rev: str, repo) -> str:
     return found[0]
 
 
-def read_rev(rev: str, repo=".", metrics_dir: str = "out/metrics") -> dict[str, dict]:
+def read_rev(rev: str, repo=".") -> dict[str, dict]:
     """Every metrics file committed at `rev` (a git revision or a DVC experiment name), by name."""
-    commit = _resolve(rev, repo)
+    commit, metrics_dir = _resolve(rev, repo), layout.metrics_dir().as_posix()
     names = subprocess.run(["git", "ls-tree", "--name-only", f"{commit}:{metrics_dir}"], cwd=repo,
                            capture_output=True, text=True, check=True).stdout.split()
     return {Path(n).stem: json.loads(subprocess.run(["git", "show", f"{commit}:{metrics_dir}/{n}"], cwd=repo,
