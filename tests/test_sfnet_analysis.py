@@ -369,20 +369,25 @@ def test_sfnet_matches_dense_and_beats_mean_checks(tmp_path, noise, matches):
     assert h["metallicity_sfnet_rmse"]["low"] <= h["metallicity_sfnet_rmse"]["value"] <= h["metallicity_sfnet_rmse"]["high"]
 
 
-@pytest.mark.parametrize("separable", [True, False])
-def test_agn_svm_must_beat_the_majority_class_with_its_interval(tmp_path, separable):
-    rng = np.random.default_rng(23)
-    n = 400
+def _agn_lines(tmp_path, seed, signal=0.0, n=400):
+    """A line feature table of n galaxies (300 train, 100 validation) whose lines put about a third
+    above the Kauffmann line ([NII]/Ha = 10**-0.5, [OIII]/Hb = 10**+-0.5), with 8 noise features, the
+    first shifted by `signal` in AGN. Returns the galaxies' objIDs and AGN flags."""
+    rng = np.random.default_rng(seed)
     frame = pd.DataFrame({"objID": [f"g{i}" for i in range(n)], "row": range(n),
-                          "split": ["train"] * 300 + ["validation"] * 100})
-    # lines such that about a third sit above the Kauffmann line: [NII]/Ha = 10**-0.5, [OIII]/Hb = 10**+-0.5
+                          "split": ["train"] * 300 + ["validation"] * (n - 300)})
     agn = rng.random(n) < 0.35
     frame["log_N2"], frame["log_Ha"] = 1.5, 2.0
     frame["log_O3"], frame["log_Hb"] = np.where(agn, 2.5, 1.5), 2.0
     feats = rng.random((n, 8)) * 0.1
-    if separable:
-        feats[:, 0] += np.where(agn, 1.0, 0.0)
+    feats[:, 0] += np.where(agn, signal, 0.0)
     save_feature_table(tmp_path / "f.npz", frame, feats, frame[list(study.LINES)].to_numpy(), list(study.LINES))
+    return frame["objID"], agn
+
+
+@pytest.mark.parametrize("separable", [True, False])
+def test_agn_svm_must_beat_the_majority_class_with_its_interval(tmp_path, separable):
+    _agn_lines(tmp_path, 23, signal=1.0 if separable else 0.0)
     cfg = dataclasses.replace(CFG, top_m=4, n_bootstrap=200)
     svm = study.svm_agn(cfg, load_feature_table(tmp_path / "f.npz"))
     c, h = study.agn_checks("lines", cfg, svm)
@@ -480,17 +485,10 @@ def test_agn_host_truth_ceiling_is_a_validity_check_of_the_svm_headlines(tmp_pat
     """The same SVM fed the true host properties: where the hosts carry the AGN it beats the
     majority class and the image-feature SVM is scored against it; where they do not, the SVM
     headlines are inconclusive (the universe cannot show the effect), not 'not reproduced'."""
-    rng = np.random.default_rng(29)
-    n = 400
-    frame = pd.DataFrame({"objID": [f"g{i}" for i in range(n)], "row": range(n),
-                          "split": ["train"] * 300 + ["validation"] * 100})
-    agn = rng.random(n) < 0.35
-    frame["log_N2"], frame["log_Ha"] = 1.5, 2.0
-    frame["log_O3"], frame["log_Hb"] = np.where(agn, 2.5, 1.5), 2.0
-    save_feature_table(tmp_path / "f.npz", frame, rng.random((n, 8)) * 0.1, frame[list(study.LINES)].to_numpy(),
-                       list(study.LINES))
+    ids, agn = _agn_lines(tmp_path, 29)
+    rng, n = np.random.default_rng(30), len(ids)
     truth = pd.DataFrame({c: rng.normal(size=n) for c in study.AGN_HOST})
-    truth["objID"] = frame["objID"]
+    truth["objID"] = ids
     if host_shows_agn:
         truth["log_mstar"] += np.where(agn, 3.0, 0.0)
     cfg = dataclasses.replace(CFG, top_m=4, n_bootstrap=200)
