@@ -38,4 +38,5 @@ SPLITS = ("train", "validation", "test")
 INPUT_KINDS = ("photometry", "image")
 
 # Bar-length modes (SPEC §3): one model's maps, or the three combined before / after measuring.
-BAR_MODES = BACKBONES + ("averageheatmaps", "averagemeasurements")
+AVERAGE_BAR_MODES = ("averageheatmaps", "averagemeasurements")
+BAR_MODES = BACKBONES + AVERAGE_BAR_MODES

@@ -10,7 +10,7 @@ from galaxy_xai.studies.bars import load_bar_data, search, write_search
 def main() -> None:
     params = read_params()
     data, xai = data_config.load(params), xai_config.load(params)
-    bars = load_bar_data(layout.prepared("galaxy_zoo"), xai.validation_split, data.random_seed)
+    bars = load_bar_data(layout.prepared("galaxy_zoo"), xai.validation_split, data.random_seed, xai.backbones)
     write_search(layout.barlength_search(), *search(bars, xai))
 
 

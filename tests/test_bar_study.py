@@ -8,7 +8,7 @@ import pytest
 from galaxy_xai import layout
 from galaxy_xai.config import xai as xai_config
 from galaxy_xai.domain import BACKBONES
-from galaxy_xai.errors import StaleOutputError
+from galaxy_xai.errors import ParamError, StaleOutputError
 from galaxy_xai.studies import bars as bs
 from galaxy_xai.xai.bar_length import OK
 
@@ -79,7 +79,7 @@ def test_heatmaps_of_different_galaxies_are_refused(tmp_path):
         pd.DataFrame({"objid": [1, 2 + (m == "xception")]}).to_parquet(tmp_path / m / "index.parquet")
         np.save(tmp_path / m / "heatmaps.npy", np.zeros((2, 4, 4), np.float16))
     with pytest.raises(StaleOutputError, match="xception/index.parquet"):
-        bs.load_heatmaps(lambda m: layout.Heatmaps(tmp_path / m))
+        bs.load_heatmaps(BACKBONES, lambda m: layout.Heatmaps(tmp_path / m))
 
 
 def test_true_lengths_follow_the_asked_ids_and_are_none_for_real_data(tmp_path):
@@ -220,6 +220,29 @@ def test_search_then_test_score_the_chosen_cell_on_the_test_bars(repo_params, tm
     assert metrics["modes"][metrics["chosen"]]["vs_catalogue"]["pearson_r"] > 0.5
     assert list(lengths.columns) == ["objid", "split", "length_map_px", "measured", "hoyle", "true", "flag", "PETROR90_R"]
     np.testing.assert_allclose(lengths["hoyle"], bs.hoyle(data.bars))
+
+
+def test_one_backbone_is_searched_and_tested_alone_without_average_modes(repo_params, tmp_path):
+    xai = replace(xai_config.load(repo_params), backbones=("xception",),
+                  corr_thresholds=(0.5, 0.8), len_thresholds=(3, 10), xinput=(False,), min_measured=0.5)
+    data = _bar_data()
+    data.maps = {"xception": data.maps["xception"]}
+    table, best, chosen = bs.search(data, xai)
+    assert set(table["mode"]) == {"xception"} and len(table) == 4 and chosen["mode"] == "xception"
+    searched = layout.BarSearch(tmp_path / "search")
+    bs.write_search(searched, table, best, chosen)
+    metrics, _ = bs.bar_test(data, xai, None, searched)
+    assert set(metrics["modes"]) == {"xception"} and set(metrics["map_similarity_to_mean"]) == {"xception"}
+
+
+def test_a_pin_outside_the_backbones_modes_is_refused(repo_params):
+    params = {**repo_params, "xai": {**repo_params["xai"], "backbones": ["xception"],
+                                     "pin": {"mode": "averageheatmaps", "xinput": False, "corr_threshold": 0.5,
+                                             "len_threshold": 10}}}
+    with pytest.raises(ParamError, match=r"key 'xai.pin.mode' must be one of the modes of xai.backbones \['xception'\]"):
+        xai_config.load(params)
+    params["xai"]["pin"]["mode"] = "xception"
+    assert xai_config.load(params).bar_modes == ("xception",)
 
 
 def test_control_scores_compare_with_the_heatmap_lengths_of_the_same_galaxies(tmp_path):

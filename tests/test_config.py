@@ -57,6 +57,8 @@ CASES = [
     ("xai", "xai.pin", {"mode": "vgg19", "xinput": False, "corr_threshold": 0.5, "len_threshold": 10},
      "key 'xai.pin.mode' must be one of ['vgg16', 'resnet50v2', 'xception', 'averageheatmaps', 'averagemeasurements']"),
     ("xai", "xai.control.epoch", UNKNOWN, "unknown key 'xai.control.epoch'"),
+    ("xai", "xai.backbones", ["xception", "vgg19"], "each one of ['vgg16', 'resnet50v2', 'xception'], got ['xception', 'vgg19']"),
+    ("xai", "xai.backbones", [], "key 'xai.backbones' must be a non-empty list of distinct items"),
     ("xai", "xai.select_by", "r", "key 'xai.select_by' must be one of ['per_r90', 'arcsec'], got 'r'"),
     ("xai", "xai.n_bootstrap", 10, "key 'xai.n_bootstrap' must be an integer >= 100, got 10"),
     ("xai", "xai.randomisation.n_galaxies", -1, "key 'xai.randomisation.n_galaxies' must be an integer >= 0, got -1"),

@@ -14,8 +14,8 @@ from galaxy_xai.domain import SFNET_TARGETS, VOTE_COLUMNS
 from galaxy_xai.io import write_json
 from galaxy_xai.models.sfnet import build_dense_twin
 from galaxy_xai.models.sfnet_training import (
-    Standardiser, features_and_outputs, load_feature_table, morphology_check, resize_images, save_feature_table,
-    save_trained, sfnet_from_dense, target_sample, topk_mask, train_zoobot,
+    Standardiser, beats_mean_check, features_and_outputs, load_feature_table, minus_mean, morphology_check, resize_images,
+    save_feature_table, save_trained, sfnet_from_dense, target_sample, topk_mask, train_dense, train_zoobot,
 )
 from galaxy_xai.studies import sfnet as study
 from galaxy_xai.xai import sfnet_features as sf
@@ -85,6 +85,25 @@ def test_train_zoobot_trains_on_votes_and_writes_each_targets_feature_table(tmp_
     crops = np.load(sdss.images)[:, 2:34, 2:34]
     direct, _ = features_and_outputs(model, crops, table["row"][:4], 4)
     np.testing.assert_allclose(table["features"][:4], direct, rtol=1e-4, atol=1e-5)
+
+
+def test_train_dense_writes_its_own_beats_mean_check(tmp_path):
+    _, sdss, sdss_cat = _prepared(tmp_path, np.random.default_rng(31))
+    cfg = dataclasses.replace(CFG, crop=32, batch_size=8, n_bootstrap=100, dense_epochs=1)
+    metrics = train_dense("metallicity", cfg, sdss, layout.ModelFolder(tmp_path / "dense"))
+    check = metrics["checks"]["metallicity_dense_beats_mean"]
+    gap = metrics["dense_minus_mean"]
+    assert check["kind"] == "validity" and check["value"] == gap["high"] and check["passed"] is (gap["high"] < 0)
+    assert gap["n"] == metrics["n_validation"] == int(sdss_cat.loc[sdss_cat["split"] == "validation", "in_metallicity"].sum())
+
+
+def test_beats_mean_check_passes_a_learned_predictor_and_fails_the_mean():
+    rng = np.random.default_rng(3)
+    y = rng.normal(9, 0.2, (80, 1))
+    learned = minus_mean(CFG, y, y + rng.normal(0, 0.02, y.shape), y.mean(axis=0))
+    at_mean = minus_mean(CFG, y, np.full_like(y, y.mean()) + rng.normal(0, 0.1, y.shape), y.mean(axis=0))
+    assert beats_mean_check("dense", learned)["passed"] and learned["high"] < 0
+    assert not beats_mean_check("dense", at_mean)["passed"] and at_mean["estimate"] > 0
 
 
 def test_resize_images_averages_areas_and_stays_uint8():

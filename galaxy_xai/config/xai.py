@@ -4,7 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from galaxy_xai.config import PARAMS, Bool, Int, ListOf, Number, Optional, Section, Text, key, load as _load
-from galaxy_xai.domain import BAR_MODES, VOTE_COLUMNS
+from galaxy_xai.domain import AVERAGE_BAR_MODES, BACKBONES, BAR_MODES, VOTE_COLUMNS
+from galaxy_xai.errors import ParamError
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ class Randomisation:
 
 @dataclass(frozen=True)
 class XaiConfig:
+    backbones: tuple = key(ListOf(Text(BACKBONES), distinct=True),
+                           "the morphology CNNs the bar study maps and measures (heatmaps stages)")
     output: str = key(Text(VOTE_COLUMNS, "a vote column such as Class3.1"), "the output explained (the bar answer)")
     smooth_samples: int = key(Int(1), "noisy copies per SmoothGrad map")
     smooth_noise: float = key(Number(0, lo_open=True), "SmoothGrad noise, fraction of the image range")
@@ -47,6 +50,16 @@ class XaiConfig:
     pin: BarCell | None = key(Optional(Section(BarCell)), "a cell to report besides the chosen ones; null = none")
     randomisation: Randomisation = key(Section(Randomisation), "the saliency sanity check (Adebayo et al. 2018)")
     control: Control = key(Section(Control), "the control CNN regressing the bar length")
+
+    @property
+    def bar_modes(self) -> tuple:
+        """Each mapped backbone, then the two averages when there is more than one map to average."""
+        return self.backbones + (AVERAGE_BAR_MODES if len(self.backbones) > 1 else ())
+
+    def check(self, source):
+        if self.pin is not None and self.pin.mode not in self.bar_modes:
+            raise ParamError(f"{source}: key 'xai.pin.mode' must be one of the modes of xai.backbones "
+                             f"{list(self.bar_modes)}, got {self.pin.mode!r}")
 
 
 def load(params: dict, source: str = PARAMS) -> XaiConfig:

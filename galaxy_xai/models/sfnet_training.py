@@ -257,13 +257,34 @@ def train_dense(target: str, cfg: SfnetConfig, prepared: Prepared, out: ModelFol
                                     batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
                                     jit_compile=cfg.jit_compile, seed=cfg.seed, callbacks=callbacks)
         _, total, per_output = save_trained(files, model, images, train, val, columns, scaler, cfg.batch_size)
-    log.info("%s: dense twin validation RMSE %.4f dex, %.1f training images/s", target, total, speed.images_per_second)
+        table = load_feature_table(files.features)
+    val_rows = table["validation"]
+    gap = minus_mean(cfg, table["targets"][val_rows], table["predictions"][val_rows],
+                     table["targets"][table["train"]].mean(axis=0))
+    log.info("%s: dense twin validation RMSE %.4f dex (training mean %+.4f), %.1f training images/s",
+             target, total, -gap["estimate"], speed.images_per_second)
     return {
         "val_rmse": total, "val_rmse_per_output": dict(zip(columns, per_output)),
         "val_target_std": dict(zip(columns, val[columns].std(ddof=0).tolist())),
+        "dense_minus_mean": gap,
         "epochs_run": len(history.history["loss"]), "train_images_per_second": speed.images_per_second,
         "n_train": len(train), "n_validation": len(val),
+        "checks": {f"{target}_dense_beats_mean": beats_mean_check("dense", gap)},
     }
+
+
+def minus_mean(cfg: SfnetConfig, y_val, p_val, train_mean) -> dict:
+    """Validation RMSE of `p_val` minus the constant `train_mean`'s, paired bootstrap CI over galaxies."""
+    p_mean = np.broadcast_to(train_mean, np.shape(y_val))
+    return ck.bootstrap_ci(lambda y, p, m: rmse(y, p) - rmse(y, m), y_val, p_val, p_mean,
+                           n_bootstrap=cfg.n_bootstrap, seed=cfg.seed)
+
+
+def beats_mean_check(who: str, gap: dict) -> dict:
+    """Validity: the upper 95 % bound of `who`'s RMSE minus the training mean's (`minus_mean`) is below 0."""
+    return ck.check(gap["high"] is not None and gap["high"] < 0, gap["high"], 0.0,
+                    f"upper 95 % bound of the {who} RMSE minus the training mean's (dex, paired bootstrap over "
+                    f"{gap['n']} validation galaxies) is below 0: the network learned something", "validity")
 
 
 def train_main(target: str, cfg: SfnetConfig, k: int, prepared: Prepared, dense: ModelFolder,
@@ -395,11 +416,9 @@ def train_zoobot(cfg: SfnetConfig, galaxy_zoo: Prepared, sdss: Prepared, out, tr
         save_model(model, files.model)
         y_val = val[VOTE_COLUMNS].to_numpy(float)
         p_val = model.predict(image_batches(images, val["row"], None, cfg.batch_size), verbose=0).astype(np.float64)
-        p_mean = np.broadcast_to(mean, y_val.shape)
         votes = {"val_rmse": rmse(y_val, p_val), "val_loss": float(np.mean((y_val - p_val) ** 2)),
-                 "mean_vote_rmse": rmse(y_val, p_mean),
-                 "minus_mean": ck.bootstrap_ci(lambda y, p, m: rmse(y, p) - rmse(y, m), y_val, p_val, p_mean,
-                                               n_bootstrap=cfg.n_bootstrap, seed=cfg.seed),
+                 "mean_vote_rmse": rmse(y_val, np.broadcast_to(mean, y_val.shape)),
+                 "minus_mean": minus_mean(cfg, y_val, p_val, mean),
                  "n_outputs": len(VOTE_COLUMNS), "n_train": len(fit), "n_validation": len(val)}
         samples = {t: pd.concat(target_sample(sdss_catalog, t), ignore_index=True) for t in SFNET_TARGETS}
         rows = np.unique(np.concatenate([s["row"].to_numpy() for s in samples.values()]))

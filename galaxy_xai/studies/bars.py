@@ -33,10 +33,10 @@ log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------- heatmaps
 
-def load_heatmaps(heatmaps=layout.heatmaps):
-    """The three models' maps aligned on one objid index; `heatmaps(model)` gives each folder."""
+def load_heatmaps(models=BACKBONES, heatmaps=layout.heatmaps):
+    """The maps of `models` (xai.backbones) aligned on one objid index; `heatmaps(model)` gives each folder."""
     maps, index = {}, None
-    for m in BACKBONES:
+    for m in models:
         folder = heatmaps(m)
         idx = folder.read_parquet("index")
         if index is not None and not idx["objid"].equals(index["objid"]):
@@ -96,7 +96,7 @@ class BarData:
 
     @property
     def map_width(self) -> int:
-        return self.maps[BACKBONES[0]].shape[-1]
+        return next(iter(self.maps.values())).shape[-1]
 
     @property
     def validation(self) -> np.ndarray:
@@ -107,8 +107,9 @@ class BarData:
         return self.split == "test"
 
 
-def load_bar_data(prepared: layout.Prepared, validation_split: float, seed: int, heatmaps=layout.heatmaps) -> BarData:
-    maps, index = load_heatmaps(heatmaps)
+def load_bar_data(prepared: layout.Prepared, validation_split: float, seed: int, models=BACKBONES,
+                  heatmaps=layout.heatmaps) -> BarData:
+    maps, index = load_heatmaps(models, heatmaps)
     bars = bar_table(index, prepared)
     images = prepared.read_images("bar_images")
     return BarData(maps, bars, grey(np.asarray(images[bars["row"].to_numpy()])),
@@ -118,7 +119,8 @@ def load_bar_data(prepared: layout.Prepared, validation_split: float, seed: int,
 # --------------------------------------------------------------------------- measuring a mode
 
 def mode_heatmaps(heatmaps: dict, mode: str, xinput: bool, grey_images) -> list:
-    """The maps one mode measures: one set per model, or the mean of the three (renormalised)."""
+    """The maps one mode measures: one model's, or every model's in `heatmaps` averaged (renormalised)
+    before or after measuring."""
     def prep(maps):
         maps = maps.astype(np.float32)
         if xinput:
@@ -128,9 +130,9 @@ def mode_heatmaps(heatmaps: dict, mode: str, xinput: bool, grey_images) -> list:
     if mode in heatmaps:  # one model's maps (or any other single set, e.g. the image itself)
         return [prep(heatmaps[mode])]
     if mode == "averageheatmaps":
-        mean = np.mean([heatmaps[m].astype(np.float32) for m in BACKBONES], axis=0)
+        mean = np.mean([maps.astype(np.float32) for maps in heatmaps.values()], axis=0)
         return [prep(_renormalise(mean))]
-    return [prep(heatmaps[m]) for m in BACKBONES]  # averagemeasurements: measure each, then average
+    return [prep(maps) for maps in heatmaps.values()]  # averagemeasurements: measure each, then average
 
 
 def _renormalise(maps):
@@ -288,9 +290,10 @@ def search(data: BarData, xai) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     the best cell per mode and xinput; the chosen cell (the best of all)."""
     val = data.validation
     log.info("grid over %d cells × %d modes on %d validation bars",
-             len(xai.corr_thresholds) * len(xai.len_thresholds) * len(xai.xinput), len(BAR_MODES), val.sum())
+             len(xai.corr_thresholds) * len(xai.len_thresholds) * len(xai.xinput), len(xai.bar_modes), val.sum())
     table = grid_search({m: v[val] for m, v in data.maps.items()}, data.bars[val].reset_index(drop=True), data.grey[val],
-                        data.map_width, list(xai.corr_thresholds), list(xai.len_thresholds), list(xai.xinput))
+                        data.map_width, list(xai.corr_thresholds), list(xai.len_thresholds), list(xai.xinput),
+                        xai.bar_modes)
     best = best_cells(table, xai.min_measured, xai.select_by)
     if best.empty:  # e.g. a handful of bars: keep going with the first cell, and say so
         log.warning("no cell gave a defined Pearson r on %.0f%% or more of the %d validation bars (xai.min_measured); "

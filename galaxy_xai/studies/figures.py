@@ -51,7 +51,7 @@ def morphology_figures(cfg, xai, out: Path) -> None:
     morph_plots.class_heatmaps(x, maps, out / "morphology_class_heatmaps.png")
     metrics = layout.read_metrics("barlength", "barlength_test")
     cell = metrics["chosen_cell"]
-    maps_of = layout.heatmaps(cell["mode"] if cell["mode"] in BACKBONES else "xception")
+    maps_of = layout.heatmaps(cell["mode"] if cell["mode"] in xai.backbones else xai.backbones[-1])  # averages: the last
     hm = maps_of.read_npy("heatmaps")[:N_BAR_OVERLAYS].astype(np.float32)
     index = maps_of.read_parquet("index").iloc[:N_BAR_OVERLAYS]
     titles = [f"objid …{str(o)[-5:]}" for o in index["objid"]]

@@ -39,7 +39,8 @@ from galaxy_xai.errors import InputError, StaleOutputError
 from galaxy_xai.io import write_json
 from galaxy_xai.layout import ModelFolder, SfnetFeatures, SfnetZoobot
 from galaxy_xai.models.sfnet_training import (
-    Standardiser, aligned, features_and_outputs, load_feature_table, morphology_check, target_sample, train_sfnet,
+    Standardiser, aligned, beats_mean_check, features_and_outputs, load_feature_table, minus_mean, morphology_check,
+    target_sample, train_sfnet,
 )
 from galaxy_xai.models.training import set_seeds
 from galaxy_xai.stats import pearson_columns, pearson_r, rmse, rmse_per_output
@@ -121,14 +122,14 @@ def accuracy_vs_dense(cfg: SfnetConfig, table, dense_table) -> dict:
     frame = pd.DataFrame({"objID": table["objID"][val]})
     y, p_sfnet = table["targets"][val], table["predictions"][val]
     p_dense = aligned(dense_table, frame, "predictions")
-    p_mean = np.broadcast_to(table["targets"][table["train"]].mean(axis=0), y.shape)
+    train_mean = table["targets"][table["train"]].mean(axis=0)
     return {
         "max_active_per_galaxy": int((table["features"][val] != 0).sum(axis=1).max()) if val.any() else None,  # k
         "n_validation": int(val.sum()),
         "sfnet_rmse": _ci(cfg, rmse, y, p_sfnet), "dense_rmse": _ci(cfg, rmse, y, p_dense),
-        "train_mean_rmse": rmse(y, p_mean),
-        "sfnet_minus_mean": _ci(cfg, _rmse_minus, y, p_sfnet, p_mean),
-        "dense_minus_mean": _ci(cfg, _rmse_minus, y, p_dense, p_mean),
+        "train_mean_rmse": rmse(y, np.broadcast_to(train_mean, y.shape)),
+        "sfnet_minus_mean": minus_mean(cfg, y, p_sfnet, train_mean),
+        "dense_minus_mean": minus_mean(cfg, y, p_dense, train_mean),
         "sfnet_minus_dense": _ci(cfg, _rmse_minus, y, p_sfnet, p_dense),
         "sfnet_over_dense": _ci(cfg, _rmse_ratio, y, p_sfnet, p_dense),
     }
@@ -150,11 +151,7 @@ def accuracy_checks(target: str, cfg: SfnetConfig, acc: dict) -> tuple[dict, dic
     c, h = {}, {}
     n = acc["n_validation"]
     for who in ("sfnet", "dense"):
-        c[f"{target}_{who}_beats_mean"] = ck.check(
-            _upper(acc[f"{who}_minus_mean"]) is not None and _upper(acc[f"{who}_minus_mean"]) < 0,
-            _upper(acc[f"{who}_minus_mean"]), 0.0,
-            f"upper 95 % bound of the {who} RMSE minus the training mean's (dex, paired bootstrap over {n} "
-            "validation galaxies) is below 0: the network learned something", "validity")
+        c[f"{target}_{who}_beats_mean"] = beats_mean_check(who, acc[f"{who}_minus_mean"])
     c[f"{target}_sfnet_matches_dense"] = ck.at_most(
         _upper(acc["sfnet_over_dense"]), 1 + cfg.dense_tolerance,
         f"upper 95 % bound of SFNet RMSE / dense twin RMSE over {n} validation galaxies is at most "
@@ -223,12 +220,10 @@ def agn_checks(target: str, cfg: SfnetConfig, svm: dict) -> tuple[dict, dict]:
     host = svm.get("host_truth")
     if host is not None and host["accuracy"] is not None:
         validity = [f"{target}_agn_host_truth_beats_majority"]
-        c[validity[0]] = ck.check(host["accuracy_minus_majority"]["low"] is not None
-                                  and host["accuracy_minus_majority"]["low"] > 0,
-                                  host["accuracy_minus_majority"]["low"], 0.0,
-                                  f"the same SVM fed the hosts' true {', '.join(host['columns'])} beats the majority "
-                                  "class (lower 95 % bound of the accuracy gain above 0): the universe's AGN can be "
-                                  "told from their hosts at all", "validity")
+        c[validity[0]] = _gain_above_zero(
+            host["accuracy_minus_majority"], f"the same SVM fed the hosts' true {', '.join(host['columns'])} beats the "
+            "majority class (lower 95 % bound of the accuracy gain above 0): the universe's AGN can be told from "
+            "their hosts at all", "validity")
     for kind in ("top", "all_active"):
         name = f"top{cfg.top_m}" if kind == "top" else "all_active"
         scores = svm[name]
@@ -236,10 +231,9 @@ def agn_checks(target: str, cfg: SfnetConfig, svm: dict) -> tuple[dict, dict]:
             continue
         gain = scores["accuracy_minus_majority"]
         check_name = f"{target}_agn_svm_{name}_beats_majority"
-        c[check_name] = ck.check(gain["low"] is not None and gain["low"] > 0, gain["low"], 0.0,
-                                 f"lower 95 % bound of the SVM's validation accuracy minus always answering the "
-                                 f"training majority class (paired bootstrap over {scores['n_validation']} galaxies) "
-                                 "is above 0")
+        c[check_name] = _gain_above_zero(
+            gain, f"lower 95 % bound of the SVM's validation accuracy minus always answering the training majority "
+            f"class (paired bootstrap over {scores['n_validation']} galaxies) is above 0")
         for score in ("accuracy", "f1"):
             paper = PAPER_AGN[kind][score] if kind == "all_active" or cfg.top_m == 4 else "not in the paper (top_m != 4)"
             h[f"{target}_agn_svm_{name}_{score}"] = ck.headline(
@@ -247,6 +241,10 @@ def agn_checks(target: str, cfg: SfnetConfig, svm: dict) -> tuple[dict, dict]:
                 "classifies AGN (Kauffmann 2003 line) from the image.", paper, scores[score], score,
                 [*validity, check_name], scores[f"{score}_ci"]["low"], scores[f"{score}_ci"]["high"])
     return c, h
+
+
+def _gain_above_zero(gain: dict, meaning: str, kind: str = "claim") -> dict:
+    return ck.check(gain["low"] is not None and gain["low"] > 0, gain["low"], 0.0, meaning, kind)
 
 
 def _upper(ci):
