@@ -17,8 +17,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
 ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("_pipeline", ROOT / "tests" / "test_pipeline.py")
 pipeline = importlib.util.module_from_spec(_spec)
@@ -62,22 +60,13 @@ def smoke_params(params: dict) -> dict:
 
 
 def main(keep=False) -> float:
-    """tests/test_pipeline.py's clone (the working tree copied into a fresh git repo), the smoke
-    params, then `dvc repro`; returns the seconds it took."""
+    """tests/test_pipeline.py's clone (the working tree copied into a fresh git repo) with the smoke
+    params, after `dvc repro`; returns the seconds it took."""
     start = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="galaxy-xai-smoke-"))
     dst = tmp / "galaxy-xai"
     try:
-        pipeline.copy_working_tree(dst)
-        params = smoke_params(yaml.safe_load(open(dst / "params.yaml")))
-        (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-        (dst / "dvc.lock").unlink(missing_ok=True)
-        env = pipeline.clone_env(dst)
-        git = ["git", "-c", "user.email=ci@example.org", "-c", "user.name=ci"]
-        pipeline._run(["git", "init", "-q", "-b", "main"], dst, env)
-        pipeline._run(git + ["add", "-A"], dst, env)
-        pipeline._run(git + ["commit", "-qm", "smoke"], dst, env)
-        pipeline._run(["dvc", "repro"], dst, env)
+        pipeline.make_clone(dst, smoke_params)
         seconds = time.perf_counter() - start
         print(f"full-scale smoke run passed in {seconds / 60:.1f} min ({dst if keep else 'clone removed'})")
         return seconds

@@ -90,24 +90,36 @@ def clone_env(dst: Path) -> dict:
             "PYTHONPATH": os.pathsep.join(filter(None, [str(dst), os.environ.get("PYTHONPATH")]))}
 
 
-@pytest.fixture(scope="module")
-def clone(tmp_path_factory):
-    """The working tree as it is in a fresh git repo, with the TINY params, after `dvc repro`."""
-    dst = tmp_path_factory.mktemp("clone") / "galaxy-xai"
+def make_clone(dst: Path, edit_params) -> tuple[dict, str]:
+    """The working tree copied into a fresh git repo at `dst` with params.yaml rewritten by
+    `edit_params(params) -> params` and no lock, then `dvc repro`, committed. Returns the clone's
+    environment and the repro's log (tests/smoke_full_scale.py builds its clone the same way)."""
     copy_working_tree(dst)
-    params = yaml.safe_load(open(dst / "params.yaml"))
-    for key, value in TINY.items():
-        _set(params, key, value)
+    params = edit_params(yaml.safe_load(open(dst / "params.yaml")))
     (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (dst / "dvc.lock").unlink(missing_ok=True)
     env = clone_env(dst)
     git = ["git", "-c", "user.email=ci@example.org", "-c", "user.name=ci"]
     _run(["git", "init", "-q", "-b", "main"], dst, env)
     _run(git + ["add", "-A"], dst, env)
-    _run(git + ["commit", "-qm", "tiny"], dst, env)
+    _run(git + ["commit", "-qm", "params"], dst, env)
     out = _run(["dvc", "repro"], dst, env)
     _run(git + ["add", "-A"], dst, env)
     _run(git + ["commit", "-qm", "repro"], dst, env)
+    return env, out
+
+
+def tiny_params(params: dict) -> dict:
+    for key, value in TINY.items():
+        _set(params, key, value)
+    return params
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory):
+    """The working tree as it is in a fresh git repo, with the TINY params, after `dvc repro`."""
+    dst = tmp_path_factory.mktemp("clone") / "galaxy-xai"
+    env, out = make_clone(dst, tiny_params)
     return dst, env, out
 
 
