@@ -71,10 +71,10 @@ def test_the_report_names_verdicts_failed_checks_and_files_without_checks(tmp_pa
     assert "Metrics without checks" in text and "`train_vgg16`" in text
 
 
-def test_seed_spread_reads_each_run_from_git_and_tabulates_every_shared_headline(tmp_path):
+def test_seed_spread_reads_each_run_from_git_and_tabulates_every_shared_headline(tmp_path, capsys):
     import subprocess
 
-    from galaxy_xai.studies.report import main, read_rev, spread_rows
+    from galaxy_xai.studies.report import check_rows, main, read_rev, spread_rows
 
     def git(*args):
         subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
@@ -88,6 +88,7 @@ def test_seed_spread_reads_each_run_from_git_and_tabulates_every_shared_headline
         metrics = {"headlines": {"rmse": head}, "checks": {"c": checks.at_least(1.0 if passed else -1.0, 0.0, "m")}}
         if i == 0:
             metrics["headlines"]["only_here"] = head
+            metrics["checks"]["only_c"] = checks.at_least(2.0, 0.0, "m")
         (tmp_path / "out" / "metrics" / "study.json").write_text(json.dumps(metrics))
         git("add", "out")
         git("commit", "-qm", f"run {i}")
@@ -102,3 +103,8 @@ def test_seed_spread_reads_each_run_from_git_and_tabulates_every_shared_headline
         read_rev("nope", tmp_path)
     with pytest.raises(SystemExit, match="at least two"):
         main(["--spread", "seed0", "--repo", str(tmp_path)])
+    [passed] = [r for r in check_rows(runs) if r["check"] == "c"]
+    assert passed["values"] == [1.0, 1.0, -1.0] and passed["passed"] == [True, True, False]
+    main(["--checks", "seed0", "seed2", "--repo", str(tmp_path)])
+    shown = capsys.readouterr().out
+    assert "| `study` | c | 0 | 1 ✓ | -1 ✗ |" in shown and "| `study` | only_c | 0 | 2 ✓ | — |" in shown

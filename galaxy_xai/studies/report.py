@@ -158,15 +158,45 @@ def render_spread(runs: dict[str, dict[str, dict]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def check_rows(runs: dict[str, dict[str, dict]]) -> list[dict]:
+    """Per check present in any run (e.g. runs at different scales, where a study may be absent):
+    its value and whether it passed in each run (None where the run lacks it)."""
+    keys = list(dict.fromkeys((m, c) for run in runs.values() for m, metrics in run.items()
+                              for c in metrics.get("checks", {})))
+    rows = []
+    for m, c in keys:
+        found = [run.get(m, {}).get("checks", {}).get(c) for run in runs.values()]
+        rows.append({"metrics": m, "check": c, "threshold": next(f["threshold"] for f in found if f),
+                     "values": [f and f["value"] for f in found], "passed": [f and f["passed"] for f in found]})
+    return rows
+
+
+def render_checks(runs: dict[str, dict[str, dict]]) -> str:
+    """The checks table as markdown: one row per check, its value in each run, ✓ passed / ✗ failed."""
+    lines = ["| Study | Check | threshold | " + " | ".join(runs) + " |", "|---|---|---|" + "---|" * len(runs)]
+    for r in check_rows(runs):
+        cells = " | ".join("—" if p is None else f"{_fmt(v)} {'✓' if p else '✗'}" for v, p in zip(r["values"], r["passed"]))
+        lines.append(f"| `{r['metrics']}` | {r['check']} | {_fmt(r['threshold'])} | {cells} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description="Seed-to-seed spread of every headline over git revisions "
-                                                 "or DVC experiments (their committed out/metrics).")
-    parser.add_argument("--spread", nargs="+", required=True, metavar="REV", help="two or more revisions / experiments")
+    parser = argparse.ArgumentParser(description="Headlines and checks over git revisions or DVC experiments "
+                                                 "(their committed out/metrics).")
+    parser.add_argument("--spread", nargs="+", metavar="REV",
+                        help="two or more revisions / experiments: every shared headline's spread (seed repeats)")
+    parser.add_argument("--checks", nargs="+", metavar="REV",
+                        help="one or more revisions / experiments: every check's value in each (e.g. runs at several scales)")
     parser.add_argument("--repo", default=".")
     args = parser.parse_args(argv)
-    if len(args.spread) < 2:
-        raise SystemExit("--spread needs at least two revisions or experiments")
-    print(render_spread({rev: read_rev(rev, args.repo) for rev in args.spread}), end="")
+    if not (args.spread or args.checks):
+        raise SystemExit("give --spread REV REV ... or --checks REV ...")
+    if args.spread:
+        if len(args.spread) < 2:
+            raise SystemExit("--spread needs at least two revisions or experiments")
+        print(render_spread({rev: read_rev(rev, args.repo) for rev in args.spread}), end="")
+    if args.checks:
+        print(render_checks({rev: read_rev(rev, args.repo) for rev in args.checks}), end="")
 
 
 if __name__ == "__main__":
